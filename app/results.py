@@ -1,0 +1,65 @@
+"""The one result type that flows out of the engine into every sink (GUI, recorder, OSC/UDP).
+
+Units are in the names: joints in metres in the camera frame (x right, y down, z forward, OpenCV
+convention), pixels in the full (un-mirrored as displayed) frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LEFT, RIGHT = 0, 1
+SIDE_NAMES = ("left", "right")
+
+
+@dataclass
+class HandResult:
+    """One tracked hand in one frame.
+
+    hand_id: stable id while the track lives (0, 1, 2, ... never reused within a session).
+    side: LEFT (0) or RIGHT (1).
+    joints_m: (21, 3) float32, metres, camera frame, joint order of model.hand.Joint.
+    uv_px: (21, 2) float32, pixels in the frame as delivered by the source.
+    confidence: float in [0, 1].
+    cloud_m: optional (N, 3) float32, metres, camera frame.
+    """
+
+    hand_id: int
+    side: int
+    joints_m: np.ndarray
+    uv_px: np.ndarray
+    confidence: float
+    cloud_m: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.joints_m = np.asarray(self.joints_m, dtype=np.float32)
+        self.uv_px = np.asarray(self.uv_px, dtype=np.float32)
+        if self.joints_m.shape != (21, 3):
+            raise ValueError(f"joints_m must have shape (21, 3), got {self.joints_m.shape}")
+        if self.uv_px.shape != (21, 2):
+            raise ValueError(f"uv_px must have shape (21, 2), got {self.uv_px.shape}")
+        if self.side not in (LEFT, RIGHT):
+            raise ValueError(f"side must be 0 (left) or 1 (right), got {self.side}")
+
+
+@dataclass
+class FrameResult:
+    """Everything the engine knows about one processed frame.
+
+    frame_id: index of the frame in the source (monotonic; gaps mean dropped frames).
+    capture_time: seconds since the epoch (time.time()) when the frame was captured.
+    width, height: frame size in pixels.
+    hands: tracked hands, sorted by hand_id.
+    timings_ms: per-stage latency in milliseconds (e.g. {"detect": 3.1, "infer": 9.8}).
+    ground_truth_m: optional {hand_id: (21, 3) metres} from the demo source, for error reports.
+    """
+
+    frame_id: int
+    capture_time: float
+    width: int
+    height: int
+    hands: list[HandResult] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    ground_truth_m: dict[int, np.ndarray] | None = None

@@ -1,0 +1,45 @@
+"""One config for every network of the cross-modal VAE (nanoGPT style).
+
+Every encoder and decoder is built from a NetConfig; checkpoints store `asdict(config)` and the
+networks are rebuilt from it with `NetConfig.from_dict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class NetConfig:
+    latent_dim: int = 64  # z
+    crop_size: int = 256  # S of the RGB crop (B, 3, S, S); any S >= 32 works with ResNet-18
+    cloud_points: int = 1024  # N of the decoded point cloud (B, N, 3)
+    heatmap_size: int = 64  # side of the decoded heat maps (B, 21, H, H); a power of 2, >= 8
+    pose_hidden: int = 128  # pose decoder: 4 FC layers of this width -> 63
+    heat_channels: int = 256  # DC-GAN decoder: channels at 4x4, halved at each doubling
+    fold_hidden: int = 256  # FoldingNet decoder: hidden width of both folding MLPs
+    respel_hidden: int = 128  # ResPEL width (the paper halves ResPEL's hidden units)
+    respel_blocks: int = 3  # residual permutation-equivariant blocks
+    cloud_feature_dim: int = 256  # ResPEL output after the max pool
+
+    def __post_init__(self) -> None:
+        if self.latent_dim <= 0:
+            raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
+        if self.crop_size < 32:
+            raise ValueError(f"crop_size must be >= 32 px for ResNet-18, got {self.crop_size}")
+        if self.cloud_points < 4:
+            raise ValueError(f"cloud_points must be >= 4, got {self.cloud_points}")
+        hs = self.heatmap_size
+        if hs < 8 or hs & (hs - 1):
+            raise ValueError(f"heatmap_size must be a power of 2 >= 8, got {hs}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetConfig:
+        """Rebuild from asdict(config); unknown keys are an error (a checkpoint of another
+        version), missing keys take the defaults."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown network config keys {unknown}; the checkpoint was written "
+                             "by another version of handtrack")
+        return cls(**d)
