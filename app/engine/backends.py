@@ -1,0 +1,243 @@
+"""Inference backends behind one interface: RGB crops in, normalised pose (+ cloud) out.
+
+Every backend takes `rgb` (B, 3, S, S) float32 in [0, 1] (RGB, B <= max_batch) and returns a
+BackendOutput with pose (B, 21, 3) float32 (root-relative, divided by the middle MCP->PIP bone,
+in the crop camera) and optionally cloud (B, N, 3); `close()` frees it.
+
+- torch: the checkpoint in eager PyTorch, CPU or CUDA.
+- onnxruntime: the ONNX file written by handtrack-export, CPU execution provider, full graph
+  optimisation, intra-op threads set to the machine's cores.
+- tensorrt: the torch-tensorrt ExportedProgram (.ep, fp16, batch max_batch) written by
+  handtrack-export on a CUDA machine.
+
+Artefacts sit next to the checkpoint: NAME.pt, NAME.onnx, NAME.trt.ep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.engine.errors import EngineError
+
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+
+
+@dataclass
+class BackendConfig:
+    """kind: one of BACKENDS ("auto": tensorrt if its artefact and CUDA exist, else onnxruntime
+    if the .onnx exists, else torch). checkpoint: the .pt file (its .onnx / .trt.ep siblings are
+    found from it); None = the bundled default (app.engine.assets). device: "cpu", "cuda" or
+    "auto" (torch backend). threads: CPU threads, 0 = all cores. max_batch: hands per forward
+    pass. with_cloud: also decode the point cloud (torch / onnx with a cloud output)."""
+
+    kind: str = "auto"
+    checkpoint: str | None = None
+    device: str = "auto"
+    threads: int = 0
+    max_batch: int = 2
+    with_cloud: bool = False
+
+
+@dataclass
+class BackendOutput:
+    """pose: (B, 21, 3) float32 normalised; cloud: (B, N, 3) float32 normalised, or None."""
+
+    pose: np.ndarray
+    cloud: np.ndarray | None = None
+
+
+def onnx_path_of(checkpoint: Path) -> Path:
+    return checkpoint.with_suffix(".onnx")
+
+
+def tensorrt_path_of(checkpoint: Path) -> Path:
+    return checkpoint.with_suffix(".trt.ep")
+
+
+def _threads(n: int) -> int:
+    return n if n > 0 else max(1, os.cpu_count() or 1)
+
+
+class Backend:
+    """Interface. name: "torch", "onnxruntime" or "tensorrt"; crop_size: S; device: text."""
+
+    name = "backend"
+    crop_size = 128
+    device = "cpu"
+    has_cloud = False
+
+    def infer(self, rgb: np.ndarray) -> BackendOutput:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.device}, crop {self.crop_size} px)"
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _load_checkpoint(path: Path, with_cloud: bool, device: str):
+    from model.checkpoint import CheckpointError, load_inference
+
+    try:
+        return load_inference(path, with_cloud=with_cloud, map_location=device)
+    except FileNotFoundError:
+        raise EngineError(f"checkpoint {path} does not exist; pass --checkpoint PATH (a .pt "
+                          "from handtrack-train)") from None
+    except CheckpointError as e:
+        raise EngineError(str(e)) from None
+
+
+class TorchBackend(Backend):
+    """Eager PyTorch on CPU or CUDA."""
+
+    name = "torch"
+
+    def __init__(self, checkpoint: str | Path, device: str = "auto", threads: int = 0,
+                 with_cloud: bool = False):
+        import torch
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and not torch.cuda.is_available():
+            raise EngineError("--device cuda was asked for but PyTorch sees no CUDA GPU; use "
+                              "--device cpu")
+        self._torch = torch
+        self.device = device
+        if device == "cpu":
+            torch.set_num_threads(_threads(threads))
+        self.net, self.meta = _load_checkpoint(Path(checkpoint), with_cloud, device)
+        self.net.to(device)
+        self.crop_size = int(self.meta["crop_size"])
+        self.has_cloud = with_cloud
+
+    def infer(self, rgb: np.ndarray) -> BackendOutput:
+        torch = self._torch
+        with torch.inference_mode():
+            x = torch.from_numpy(rgb).to(self.device, non_blocking=True)
+            out = self.net(x)
+        pose = out[1].float().cpu().numpy()
+        cloud = out[2].float().cpu().numpy() if len(out) > 2 else None
+        return BackendOutput(pose, cloud)
+
+
+class OnnxBackend(Backend):
+    """ONNX Runtime on the CPU with full graph optimisation."""
+
+    name = "onnxruntime"
+
+    def __init__(self, onnx_file: str | Path, threads: int = 0, with_cloud: bool = False):
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise EngineError(f"onnxruntime is not installed ({e}); run `pip install "
+                              "onnxruntime` or use --backend torch") from None
+        path = Path(onnx_file)
+        if not path.is_file():
+            raise EngineError(f"ONNX model {path} does not exist; write it with "
+                              f"`handtrack-export --checkpoint {path.with_suffix('.pt')}` or use "
+                              "--backend torch")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.intra_op_num_threads = _threads(threads)
+        opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            reason = str(e).strip().splitlines()[0][:200]
+            raise EngineError(f"ONNX model {path} cannot be loaded ({reason}); export it again "
+                              "with handtrack-export") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.meta = json.loads(meta.get("handtrack", "{}"))
+        shape = self.session.get_inputs()[0].shape
+        self.crop_size = int(self.meta.get("crop_size") or shape[-1])
+        self._input = self.session.get_inputs()[0].name
+        names = [o.name for o in self.session.get_outputs()]
+        self.has_cloud = with_cloud and "cloud" in names
+        self._outputs = ["pose"] + (["cloud"] if self.has_cloud else [])
+        if "pose" not in names:
+            raise EngineError(f"ONNX model {path} has no 'pose' output (outputs {names}); export "
+                              "it again with handtrack-export")
+
+    def infer(self, rgb: np.ndarray) -> BackendOutput:
+        out = self.session.run(self._outputs, {self._input: rgb})
+        return BackendOutput(out[0], out[1] if self.has_cloud else None)
+
+
+class TensorRTBackend(Backend):
+    """torch-tensorrt ExportedProgram (fp16) on CUDA. The engine was built for a fixed batch of
+    max_batch crops; smaller batches are padded."""
+
+    name = "tensorrt"
+
+    def __init__(self, ep_file: str | Path, max_batch: int = 2):
+        try:
+            import torch
+            import torch_tensorrt
+        except ImportError as e:
+            raise EngineError(f"torch-tensorrt is not installed ({e}); run `pip install "
+                              "'handtrack[tensorrt]'` on a CUDA machine, or use --backend "
+                              "onnxruntime") from None
+        if not torch.cuda.is_available():
+            raise EngineError("--backend tensorrt needs a CUDA GPU; use --backend onnxruntime")
+        path = Path(ep_file)
+        if not path.is_file():
+            raise EngineError(f"TensorRT model {path} does not exist; build it on this machine "
+                              f"with `handtrack-export --tensorrt --checkpoint "
+                              f"{path.with_name(path.name.removesuffix('.trt.ep') + '.pt')}`")
+        self._torch = torch
+        self.device = "cuda"
+        self.module = torch_tensorrt.load(str(path)).module()
+        info = path.with_name(path.name + ".json")
+        self.meta = json.loads(info.read_text()) if info.is_file() else {}
+        self.crop_size = int(self.meta.get("crop_size", 128))
+        self.max_batch = int(self.meta.get("batch", max_batch))
+        self._buf = torch.zeros((self.max_batch, 3, self.crop_size, self.crop_size),
+                                device="cuda", dtype=torch.float32)
+
+    def infer(self, rgb: np.ndarray) -> BackendOutput:
+        torch = self._torch
+        b = rgb.shape[0]
+        with torch.inference_mode():
+            self._buf[:b].copy_(torch.from_numpy(rgb), non_blocking=True)
+            out = self.module(self._buf)
+        pose = out[1][:b].float().cpu().numpy()
+        return BackendOutput(pose, None)
+
+
+def open_backend(config: BackendConfig, checkpoint: Path) -> Backend:
+    """Open the backend config.kind names for this checkpoint ("auto" picks the fastest one whose
+    artefact exists). Raises EngineError with the fix."""
+    kind = config.kind
+    if kind not in BACKENDS:
+        raise EngineError(f"unknown backend {kind!r}; use one of {', '.join(BACKENDS)}")
+    if kind == "auto":
+        kind = "torch"
+        if onnx_path_of(checkpoint).is_file() and config.device != "cuda":
+            kind = "onnxruntime"
+        if tensorrt_path_of(checkpoint).is_file() and config.device != "cpu":
+            try:
+                import torch
+                import torch_tensorrt  # noqa: F401
+
+                if torch.cuda.is_available():
+                    kind = "tensorrt"
+            except ImportError:
+                pass
+    if kind == "torch":
+        return TorchBackend(checkpoint, config.device, config.threads, config.with_cloud)
+    if kind == "onnxruntime":
+        return OnnxBackend(onnx_path_of(checkpoint), config.threads, config.with_cloud)
+    return TensorRTBackend(tensorrt_path_of(checkpoint), config.max_batch)

@@ -1,0 +1,430 @@
+"""The real-time engine: source thread -> detection & tracking -> crops -> backend -> metric 3D
+-> One Euro filter -> FrameResult. Qt-free; the GUI and the headless CLI both drive it.
+
+    with Engine(EngineConfig(...)) as engine:          # opens source, detector, backend
+        for result, frame_rgb in engine.run():         # blocks; run it in a worker thread
+            ...
+    engine.stop()                                      # from any thread
+    engine.set_smoothing(False); engine.set_num_hands(1); ...   # any thread, applied next frame
+
+`Engine.process(rgb, ...)` runs the pipeline on one frame synchronously (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.engine.backends import Backend, BackendConfig, open_backend
+from app.engine.capture import FrameGrabber
+from app.engine.detect import DetectorConfig, MediaPipeDetector
+from app.engine.errors import EngineError
+from app.engine.filters import FilterConfig, HandFilters
+from app.engine.metric import MetricConfig, fit_root, project_px
+from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand, open_source
+from app.engine.stats import EngineStats
+from app.engine.tracking import Tracker, TrackerConfig
+from app.results import FrameResult, HandResult
+from model.geometry import crop_camera, intrinsics_from_fov, scale_intrinsics, transform_points
+from model.hand import ROOT
+
+# The bundled model: a checkpoint and, next to it, its exports (default.onnx, default.trt.ep).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "default.pt"
+CHECKPOINT_ENV = "HANDTRACK_CHECKPOINT"
+
+
+def resolve_checkpoint(path: str | Path | None) -> Path:
+    """The checkpoint to use: `path`, else $HANDTRACK_CHECKPOINT, else DEFAULT_CHECKPOINT.
+    Raises EngineError with the fix when the file is missing."""
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise EngineError(f"checkpoint {p} does not exist; pass the .pt file written by "
+                              "handtrack-train to --checkpoint")
+        return p
+    env = os.environ.get(CHECKPOINT_ENV)
+    if env:
+        return resolve_checkpoint(env)
+    if not DEFAULT_CHECKPOINT.is_file():
+        raise EngineError(f"no model: the bundled checkpoint {DEFAULT_CHECKPOINT} is missing; "
+                          "train one (handtrack-train) and pass it with --checkpoint PATH, or "
+                          f"copy it to {DEFAULT_CHECKPOINT} and run handtrack-export once")
+    return DEFAULT_CHECKPOINT
+
+
+@dataclass
+class EngineConfig:
+    """Everything the engine needs, one config per component.
+
+    calibration: intrinsics file (calibration/); None = a field-of-view model with hfov_deg
+    (a source with its own camera, the demo, uses that). reprocess: for a replayed session,
+    recompute the results instead of passing the recorded ones through.
+    """
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    metric: MetricConfig = field(default_factory=MetricConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    calibration: str | None = None
+    hfov_deg: float = 60.0
+    reprocess: bool = False
+
+
+def load_calibration(path: str | Path, size: tuple[int, int]) -> np.ndarray:
+    """K (3, 3) from a calibration file (calibration/), rescaled to the frame size (w, h)."""
+    try:
+        import calibration
+    except ImportError as e:
+        raise EngineError(f"calibration support is not installed ({e}); reinstall handtrack") \
+            from None
+    loader = getattr(calibration, "load_intrinsics", None)
+    if loader is None:
+        raise EngineError("calibration.load_intrinsics is missing in this version; run without "
+                          "--calibration (a 60 degree field of view is assumed)")
+    p = Path(path)
+    if not p.is_file():
+        raise EngineError(f"calibration file {p} does not exist; write one with "
+                          "handtrack-calibrate or drop --calibration")
+    try:
+        loaded = loader(p)
+    except (OSError, ValueError, KeyError) as e:
+        raise EngineError(f"calibration file {p} cannot be read ({e}); calibrate again") from None
+    K = getattr(loaded, "K", loaded)
+    calib_size = getattr(loaded, "image_size", None) or getattr(loaded, "size", None)
+    K = np.asarray(K, dtype=np.float64)
+    if calib_size is not None and tuple(calib_size) != tuple(size):
+        K = scale_intrinsics(K, tuple(calib_size), tuple(size))
+    return K
+
+
+class Engine:
+    """Real-time hand tracker (docs/contracts.md section 3). Thread-safe controls: stop() and
+    set_*() may be called from any thread while run() iterates in another.
+
+    source / backend / detector may be given ready-made (tests, benchmarks); otherwise they are
+    opened from the config. on_message receives one-line notices (backend chosen, camera lost).
+    """
+
+    def __init__(self, config: EngineConfig | None = None, *, source: Source | None = None,
+                 backend: Backend | None = None, detector: MediaPipeDetector | None = None,
+                 on_message: Callable[[str], None] | None = None):
+        self.config = config or EngineConfig()
+        self.on_message = on_message or (lambda msg: None)
+        self._lock = threading.Lock()
+        self._pending: dict[str, object] = {}
+        self._stop = threading.Event()
+        self._grabber: FrameGrabber | None = None
+        self._owned: list = []
+        try:
+            self.source = source if source is not None else self._own(open_source(
+                self.config.source))
+            if backend is None:
+                self.checkpoint = resolve_checkpoint(self.config.backend.checkpoint)
+                backend = self._own(open_backend(self.config.backend, self.checkpoint))
+            self.backend = backend
+            self.detector = detector if detector is not None else self._own(MediaPipeDetector(
+                self.config.detector, self.config.tracker.max_hands))
+        except BaseException:
+            self.close()
+            raise
+        self.on_message(f"backend: {self.backend.describe()}")
+        self.tracker = Tracker(replace(self.config.tracker))
+        self.filters = HandFilters(replace(self.config.filter))
+        self.metric = replace(self.config.metric)
+        self.stats = EngineStats()
+        self._K: np.ndarray | None = None
+        self._K_size: tuple[int, int] | None = None
+        self._prev_gray = None
+        self._alloc_buffer(self.backend.crop_size)
+
+    def _own(self, obj):
+        self._owned.append(obj)
+        return obj
+
+    def _alloc_buffer(self, crop_size: int) -> None:
+        n = max(1, self.tracker.config.max_hands)
+        self._buf = np.zeros((n, 3, crop_size, crop_size), dtype=np.float32)  # (B, 3, S, S)
+
+    # ------------------------------------------------------------------ settings (any thread)
+    def _set(self, key: str, value) -> None:
+        with self._lock:
+            self._pending[key] = value
+
+    def set_smoothing(self, enabled: bool, min_cutoff_hz: float | None = None,
+                      beta: float | None = None) -> None:
+        """One Euro filter on/off and its 3D parameters (Hz, 1/m)."""
+        self._set("smoothing", (bool(enabled), min_cutoff_hz, beta))
+
+    def set_num_hands(self, n: int) -> None:
+        """Track at most n hands (1 or 2)."""
+        if n not in (1, 2):
+            raise ValueError(f"number of hands must be 1 or 2, got {n}")
+        self._set("num_hands", int(n))
+
+    def set_mirror(self, mirrored: bool) -> None:
+        """Mirror the frames (selfie view); tracks restart, sides stay the person's hands."""
+        self._set("mirror", bool(mirrored))
+
+    def set_hand_size(self, bone_m: float) -> None:
+        """Middle MCP->PIP bone length in metres (scales the whole 3D hand)."""
+        MetricConfig(hand_size_m=bone_m)  # validates
+        self._set("hand_size", float(bone_m))
+
+    def set_backend(self, kind: str) -> None:
+        """Switch to another backend ("torch", "onnxruntime", "tensorrt", "auto") at the next
+        frame; on failure the current one stays and on_message says why."""
+        self._set("backend", kind)
+
+    def set_cloud(self, enabled: bool) -> None:
+        """Decode the hand point cloud (reopens the backend; needs a cloud decoder)."""
+        self._set("cloud", bool(enabled))
+
+    def stop(self) -> None:
+        """End run() (from any thread); the current frame finishes first."""
+        self._stop.set()
+        if self._grabber is not None:
+            self._grabber.stop()
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.describe()
+
+    def _apply_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for key, value in pending.items():
+            if key == "smoothing":
+                enabled, mc, beta = value
+                c = self.filters.config
+                c.enabled = enabled
+                c.min_cutoff_hz = mc if mc is not None else c.min_cutoff_hz
+                c.beta = beta if beta is not None else c.beta
+                self.filters.reset()
+            elif key == "num_hands":
+                self.tracker.set_max_hands(value)
+                self._alloc_buffer(self.backend.crop_size)
+                if isinstance(self.detector, MediaPipeDetector) and self.detector in self._owned:
+                    self._owned.remove(self.detector)
+                    self.detector.close()
+                    self.detector = self._own(MediaPipeDetector(self.config.detector, value))
+            elif key == "mirror":
+                self.source.mirrored = value
+                self.tracker.reset()
+                self.filters.reset()
+                self._K = None
+                self._prev_gray = None
+            elif key == "hand_size":
+                self.metric = replace(self.metric, hand_size_m=value)
+            elif key in ("backend", "cloud"):
+                cfg = self.config.backend
+                cfg = replace(cfg, kind=value) if key == "backend" else replace(
+                    cfg, with_cloud=value)
+                self._reopen_backend(cfg)
+
+    def _reopen_backend(self, cfg: BackendConfig) -> None:
+        try:
+            ckpt = resolve_checkpoint(cfg.checkpoint)
+            new = open_backend(cfg, ckpt)
+        except EngineError as e:
+            self.on_message(f"backend unchanged: {e}")
+            return
+        old = self.backend
+        if old in self._owned:
+            self._owned.remove(old)
+            old.close()
+        self.backend = self._own(new)
+        self.config.backend = cfg
+        self._alloc_buffer(new.crop_size)
+        self.on_message(f"backend: {new.describe()}")
+
+    # ------------------------------------------------------------------ geometry
+    def intrinsics(self, size: tuple[int, int]) -> np.ndarray:
+        """K (3, 3) of the delivered frames: the source's own camera, a calibration file, or a
+        field-of-view model; mirrored frames get a mirrored principal point."""
+        if self._K is not None and self._K_size == size:
+            return self._K
+        if self.source.intrinsics is not None:
+            K = np.asarray(self.source.intrinsics, dtype=np.float64)
+        elif self.config.calibration:
+            K = load_calibration(self.config.calibration, size)
+            if self.source.mirrored:
+                K = K.copy()
+                K[0, 2] = size[0] - 1 - K[0, 2]
+        else:
+            K = intrinsics_from_fov(size[0], size[1], self.config.hfov_deg)
+        self._K, self._K_size = K, size
+        return K
+
+    # ------------------------------------------------------------------ one frame
+    def process(self, rgb: np.ndarray, capture_time: float | None = None, frame_id: int = 0,
+                truth: list[TruthHand] | None = None) -> FrameResult:
+        """Run detection/tracking, inference, the metric fit and the filter on one frame.
+        rgb: (H, W, 3) uint8. Returns the FrameResult (timings in ms per stage)."""
+        self._apply_pending()
+        t_start = time.perf_counter()
+        capture_time = time.time() if capture_time is None else capture_time
+        h, w = rgb.shape[:2]
+        size = (w, h)
+        K = self.intrinsics(size)
+        timings: dict[str, float] = {}
+
+        t0 = time.perf_counter()
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        if getattr(self.source, "independent_frames", False):
+            self.tracker.reset()
+            self.filters.reset()
+        self.tracker.propagate(self._prev_gray, gray)
+        self._prev_gray = gray
+        timings["track"] = (time.perf_counter() - t0) * 1e3
+
+        if self.tracker.needs_detection():
+            t0 = time.perf_counter()
+            dets = self.detector.detect(rgb, self.source.mirrored)
+            self.tracker.update(dets, size)
+            self.stats.detections += 1
+            timings["detect"] = (time.perf_counter() - t0) * 1e3
+
+        tracks = list(self.tracker.tracks)
+        hands: list[HandResult] = []
+        if tracks:
+            t0 = time.perf_counter()
+            S = self.backend.crop_size
+            cams = []
+            margin = self.tracker.config.box_margin
+            for i, tr in enumerate(tracks):
+                cam = crop_camera(K, tr.box(margin), S)
+                crop = cv2.warpPerspective(rgb, cam.H, (S, S), flags=cv2.INTER_LINEAR,
+                                           borderMode=cv2.BORDER_CONSTANT)
+                np.multiply(crop.transpose(2, 0, 1), 1.0 / 255.0, out=self._buf[i],
+                            casting="unsafe")
+                cams.append(cam)
+            timings["crop"] = (time.perf_counter() - t0) * 1e3
+
+            t0 = time.perf_counter()
+            out = self._infer(self._buf[:len(tracks)], cams, truth)
+            timings["infer"] = (time.perf_counter() - t0) * 1e3
+
+            t0 = time.perf_counter()
+            s = self.metric.hand_size_m
+            for i, (tr, cam) in enumerate(zip(tracks, cams)):
+                rel = out.pose[i].astype(np.float64) * s  # (21, 3) m, crop camera
+                uv_crop = transform_points(cam.H, tr.uv_px)  # (21, 2) crop px
+                fit = fit_root(rel, uv_crop, cam.K_virtual, config=self.metric)
+                joints_v = rel + fit.t_m
+                joints_m = joints_v @ cam.R.T  # (21, 3) camera frame
+                uv_fit = project_px(joints_m, K) if fit.ok and np.all(joints_m[:, 2] > 0) else None
+                if not self.tracker.finish(tr, uv_fit, fit.residual_px / S, size):
+                    continue
+                cloud = None
+                if out.cloud is not None:
+                    cloud = (out.cloud[i].astype(np.float64) * s + fit.t_m) @ cam.R.T
+                hands.append(HandResult(tr.hand_id, tr.side, joints_m, tr.uv_px.copy(),
+                                        tr.confidence, cloud))
+            timings["metric"] = (time.perf_counter() - t0) * 1e3
+
+        t0 = time.perf_counter()
+        self.filters.keep_only(h.hand_id for h in hands)
+        for hand in hands:
+            hand.joints_m, hand.uv_px = (np.asarray(a, dtype=np.float32) for a in
+                                         self.filters.apply(hand.hand_id, hand.joints_m,
+                                                            hand.uv_px, capture_time))
+        hands.sort(key=lambda hr: hr.hand_id)
+        timings["filter"] = (time.perf_counter() - t0) * 1e3
+        timings["total"] = (time.perf_counter() - t_start) * 1e3
+
+        result = FrameResult(frame_id, capture_time, w, h, hands, timings)
+        if truth is not None:
+            result.ground_truth_m = self._match_truth(hands, truth)
+        self.stats.frames += 1
+        self.stats.hands += len(hands)
+        self.stats.add_timings(timings)
+        return result
+
+    def _infer(self, batch: np.ndarray, cams, truth):
+        """The backend call; a seam for tests that substitute an oracle network."""
+        return self.backend.infer(batch)
+
+    def _match_truth(self, hands: list[HandResult], truth: list[TruthHand]) -> dict:
+        """Pair ground-truth hands with tracked hands (nearest mean 2D keypoint distance, under
+        half the hand's extent); record 3D errors. Keys: hand_id, or -1, -2... for ground-truth
+        hands that no track matched."""
+        out: dict[int, np.ndarray] = {}
+        free = {h.hand_id: h for h in hands}
+        missed = 0
+        for k, gt in enumerate(truth):
+            best, best_d = None, math.inf
+            extent = float(np.ptp(gt.uv_px, axis=0).max())
+            for h in free.values():
+                d = float(np.linalg.norm(h.uv_px - gt.uv_px, axis=1).mean())
+                if d < best_d:
+                    best, best_d = h, d
+            if best is None or best_d > 0.5 * extent:
+                out[-1 - k] = np.asarray(gt.joints_m, dtype=np.float32)
+                missed += 1
+                continue
+            del free[best.hand_id]
+            gt_j = np.asarray(gt.joints_m, dtype=np.float64)
+            out[best.hand_id] = gt_j.astype(np.float32)
+            err = np.linalg.norm(best.joints_m - gt_j, axis=1).mean() * 1e3
+            rel = np.linalg.norm((best.joints_m - best.joints_m[ROOT]) - (gt_j - gt_j[ROOT]),
+                                 axis=1).mean() * 1e3
+            self.stats.errors_mm["camera"].append(float(err))
+            self.stats.errors_mm["root_aligned"].append(float(rel))
+        self.stats.errors_mm["missed"].append(float(missed))
+        return out
+
+    # ------------------------------------------------------------------ the stream
+    def run(self, max_frames: int | None = None) -> Iterator[tuple[FrameResult, np.ndarray]]:
+        """Process the source until it ends, stop() is called or max_frames frames are done.
+        Yields (FrameResult, frame_rgb (H, W, 3) uint8). A recorded session without
+        config.reprocess yields its recorded results unchanged."""
+        self._stop.clear()
+        drop = self.source.live or self.config.source.realtime
+        self._grabber = FrameGrabber(self.source, drop=drop, on_message=self.on_message)
+        self.stats = EngineStats()
+        passthrough = self.config.source.kind == "replay" and not self.config.reprocess
+        n = 0
+        with self._grabber:
+            while not self._stop.is_set() and (max_frames is None or n < max_frames):
+                item = self._grabber.get()
+                if item is None:
+                    break
+                frame: SourceFrame = item.frame
+                if passthrough and frame.recorded is not None:
+                    result = frame.recorded
+                    self.stats.frames += 1
+                else:
+                    result = self.process(frame.rgb, frame.capture_time, item.frame_id,
+                                          frame.truth)
+                    result.timings_ms["latency"] = (time.time() - frame.capture_time) * 1e3
+                    self.stats.add_timings({"latency": result.timings_ms["latency"]})
+                self.stats.dropped = self._grabber.dropped
+                n += 1
+                yield result, frame.rgb
+        self._grabber = None
+
+    def close(self) -> None:
+        """Stop and release everything this engine opened (idempotent)."""
+        self.stop()
+        for obj in reversed(self._owned):
+            try:
+                obj.close()
+            except Exception as e:  # closing must not hide the original error
+                self.on_message(f"while closing {type(obj).__name__}: {e}")
+        self._owned.clear()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,63 @@
+"""Running statistics of an engine session: frames, fps, per-stage latency, 3D error."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class EngineStats:
+    """frames: processed frames; dropped: frames the capture thread overwrote; detections: frames
+    on which the detector ran; timings_ms: stage -> recent per-frame milliseconds (the last
+    `window` frames); errors_mm: per-hand 3D errors against demo ground truth (camera frame and
+    root-aligned)."""
+
+    window: int = 10000
+    frames: int = 0
+    dropped: int = 0
+    detections: int = 0
+    hands: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    timings_ms: dict[str, deque] = field(default_factory=dict)
+    errors_mm: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def add_timings(self, timings: dict[str, float]) -> None:
+        for k, v in timings.items():
+            if k not in self.timings_ms:
+                self.timings_ms[k] = deque(maxlen=self.window)
+            self.timings_ms[k].append(v)
+
+    @property
+    def fps(self) -> float:
+        dt = time.perf_counter() - self.started
+        return self.frames / dt if dt > 0 else 0.0
+
+    def percentiles(self) -> dict[str, tuple[float, float]]:
+        """stage -> (p50, p95) milliseconds."""
+        return {k: (float(np.percentile(v, 50)), float(np.percentile(v, 95)))
+                for k, v in self.timings_ms.items() if len(v)}
+
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        det = 100.0 * self.detections / max(self.frames, 1)
+        lines = [f"frames {self.frames}, dropped {self.dropped}, {self.fps:.1f} fps, "
+                 f"detector on {self.detections} frames ({det:.0f}%), "
+                 f"{self.hands / max(self.frames, 1):.2f} hands/frame"]
+        pct = self.percentiles()
+        if pct:
+            lines.append("latency ms (p50 / p95): " + ", ".join(
+                f"{k} {a:.2f} / {b:.2f}" for k, (a, b) in pct.items()))
+        if self.errors_mm.get("camera"):
+            cam, rel = np.array(self.errors_mm["camera"]), np.array(self.errors_mm["root_aligned"])
+            lines.append(f"3D error vs ground truth over {len(cam)} hand-frames: camera frame "
+                         f"mean {cam.mean():.1f} mm (median {np.median(cam):.1f}), root-aligned "
+                         f"mean {rel.mean():.1f} mm (median {np.median(rel):.1f})")
+            miss = self.errors_mm.get("missed", [])
+            if miss:
+                lines.append(f"ground-truth hands not tracked: {int(sum(miss))} of "
+                             f"{len(cam) + int(sum(miss))} hand-frames")
+        return "\n".join(lines)

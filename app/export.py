@@ -1,0 +1,140 @@
+"""`handtrack-export`: write the deployable forms of a checkpoint next to it.
+
+    handtrack-export --checkpoint runs/s4/last.pt     # -> last.onnx (+ last.trt.ep on CUDA)
+
+- NAME.onnx: opset 17, input "rgb" (B, 3, S, S) float32 in [0, 1], outputs "z_mu" (B, D),
+  "pose" (B, 21, 3) (and "cloud" (B, N, 3) with --cloud), dynamic batch; the model's metadata
+  (crop size, strategy...) is stored as the JSON metadata entry "handtrack". The export is checked
+  against PyTorch with ONNX Runtime and the largest difference printed.
+- NAME.trt.ep (+ NAME.trt.ep.json): a torch-tensorrt ExportedProgram, fp16, for a fixed batch of
+  --batch crops; built only where CUDA and torch-tensorrt exist (TensorRT engines are specific to
+  the GPU they were built on, so build it on the machine that runs it).
+The app (`--backend auto`) loads what it finds next to the checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from app.engine.backends import onnx_path_of, tensorrt_path_of
+from app.engine.errors import EngineError
+
+
+def _load(checkpoint: Path, with_cloud: bool):
+    from model.checkpoint import CheckpointError, load_inference
+
+    try:
+        return load_inference(checkpoint, with_cloud=with_cloud)
+    except FileNotFoundError:
+        raise EngineError(f"checkpoint {checkpoint} does not exist; pass the .pt file written "
+                          "by handtrack-train") from None
+    except CheckpointError as e:
+        raise EngineError(str(e)) from None
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_cloud: bool = False,
+                opset: int = 17) -> tuple[Path, float]:
+    """Write the ONNX model of a checkpoint and check it with ONNX Runtime.
+    Returns (path, largest |onnx - torch| of the pose on a random batch of 2)."""
+    import onnx
+    import torch
+
+    checkpoint = Path(checkpoint)
+    net, meta = _load(checkpoint, with_cloud)
+    out = Path(out) if out is not None else onnx_path_of(checkpoint)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    S = int(meta["crop_size"])
+    x = torch.rand(2, 3, S, S, generator=torch.Generator().manual_seed(0))
+    names = ["z_mu", "pose"] + (["cloud"] if with_cloud else [])
+    axes = {n: {0: "batch"} for n in ["rgb", *names]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(net, (x,), str(out), dynamo=False, input_names=["rgb"],
+                          output_names=names, dynamic_axes=axes, opset_version=opset)
+    model = onnx.load(str(out))
+    info = {"crop_size": S, "strategy": meta["strategy"], "latent_dim": meta["latent_dim"],
+            "cloud_points": meta["cloud_points"] if with_cloud else 0,
+            "checkpoint": checkpoint.name, "metrics": meta["metrics"]}
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "handtrack", json.dumps(info)
+    onnx.save(model, str(out))
+
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = sess.run(["pose"], {"rgb": x.numpy()})[0]
+    with torch.inference_mode():
+        want = net(x)[1].numpy()
+    return out, float(np.abs(got - want).max())
+
+
+def export_tensorrt(checkpoint: str | Path, out: str | Path | None = None,
+                    batch: int = 2) -> Path:
+    """Compile the checkpoint's network with torch-tensorrt (dynamo, fp16) for a fixed batch and
+    save it as an ExportedProgram with a JSON sidecar. Needs CUDA and torch-tensorrt."""
+    import torch
+
+    try:
+        import torch_tensorrt
+    except ImportError as e:
+        raise EngineError(f"torch-tensorrt is not installed ({e}); `pip install "
+                          "'handtrack[tensorrt]'` on a CUDA machine") from None
+    if not torch.cuda.is_available():
+        raise EngineError("TensorRT export needs a CUDA GPU; this machine has none")
+    checkpoint = Path(checkpoint)
+    net, meta = _load(checkpoint, with_cloud=False)
+    out = Path(out) if out is not None else tensorrt_path_of(checkpoint)
+    S = int(meta["crop_size"])
+    net = net.cuda().eval()
+    inputs = [torch.rand(batch, 3, S, S, device="cuda")]
+    trt_gm = torch_tensorrt.compile(net, ir="dynamo", arg_inputs=inputs,
+                                    enabled_precisions={torch.float16})
+    torch_tensorrt.save(trt_gm, str(out), arg_inputs=inputs)
+    Path(str(out) + ".json").write_text(json.dumps(
+        {"crop_size": S, "batch": batch, "precision": "fp16", "strategy": meta["strategy"],
+         "checkpoint": checkpoint.name}))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="handtrack-export", description="Write NAME.onnx (and, on "
+                                "a CUDA machine with torch-tensorrt, NAME.trt.ep) next to a "
+                                "checkpoint, for the app's onnxruntime / tensorrt backends.")
+    p.add_argument("--checkpoint", required=True, metavar="PATH", help="the .pt checkpoint")
+    p.add_argument("--onnx-out", metavar="PATH", help="ONNX path (default: next to the .pt)")
+    p.add_argument("--cloud", action="store_true", help="include the point-cloud output")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--tensorrt", action=argparse.BooleanOptionalAction, default=None,
+                   help="build the TensorRT artefact (default: when CUDA and torch-tensorrt "
+                        "exist)")
+    p.add_argument("--batch", type=int, default=2, help="TensorRT batch (hands per pass)")
+    args = p.parse_args(argv)
+    try:
+        path, diff = export_onnx(args.checkpoint, args.onnx_out, args.cloud, args.opset)
+        print(f"wrote {path} (largest |onnxruntime - torch| pose difference {diff:.2e})")
+        want_trt = args.tensorrt
+        if want_trt is None:
+            import importlib.util
+
+            import torch
+
+            want_trt = torch.cuda.is_available() and importlib.util.find_spec(
+                "torch_tensorrt") is not None
+            if not want_trt:
+                print("TensorRT artefact skipped: needs a CUDA GPU and torch-tensorrt")
+        if want_trt:
+            print(f"wrote {export_tensorrt(args.checkpoint, batch=args.batch)}")
+    except EngineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""GuiServices on the real engine (app.engine) and sinks (app.sinks): how each panel setting maps
+onto EngineConfig and the engine's set_* methods."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from app.engine import Engine, EngineConfig, SourceConfig
+from app.engine.backends import BACKENDS
+from app.gui.settings import PanelSettings
+from app.sinks import OscConfig, OscSink, Recorder, RecorderConfig
+
+# Smoothing strength s in (0, 1] -> One Euro min cutoff, log-spaced from light to heavy smoothing
+# (s = 0.5 gives about the engine's default of 1.5 Hz); s = 0 switches the filter off.
+LIGHT_CUTOFF_HZ, HEAVY_CUTOFF_HZ = 8.0, 0.3
+MAX_HANDS = 2  # the engine tracks one or two hands
+
+
+def smoothing_cutoff_hz(strength: float) -> float:
+    s = min(1.0, max(0.0, strength))
+    return math.exp((1 - s) * math.log(LIGHT_CUTOFF_HZ) + s * math.log(HEAVY_CUTOFF_HZ))
+
+
+def engine_config_for(base: EngineConfig, settings: PanelSettings) -> EngineConfig:
+    """The CLI's EngineConfig with the panel's source, backend, hands, smoothing and cloud."""
+    s = settings
+    source = replace(base.source, kind=s.source, mirror=s.mirror)
+    if s.source == "camera":
+        source = replace(source, camera=s.camera, width=s.width, height=s.height)
+    elif s.source == "video":
+        source = replace(source, path=s.video_path or None, loop=True)
+    elif s.source == "demo":
+        source = replace(source, loop=True)
+    backend = replace(base.backend, kind=s.backend, with_cloud=s.show_cloud)
+    tracker = replace(base.tracker, max_hands=min(MAX_HANDS, max(1, s.max_hands)))
+    filt = replace(base.filter, enabled=s.smoothing > 0,
+                   min_cutoff_hz=smoothing_cutoff_hz(s.smoothing) if s.smoothing > 0
+                   else base.filter.min_cutoff_hz)
+    return replace(base, source=source, backend=backend, tracker=tracker, filter=filt)
+
+
+def panel_from_cli(saved: PanelSettings, config: EngineConfig | None, args=None) -> PanelSettings:
+    """The saved panel settings, with the source and backend the command line named (if any).
+    A source counts as named when args has demo / video / camera set (argparse namespace)."""
+    if config is None:
+        return saved
+    out = replace(saved)
+    src: SourceConfig = config.source
+    named = args is None or any(getattr(args, k, None) not in (None, False)
+                                for k in ("demo", "video", "camera"))
+    if named and src.kind in ("camera", "video", "demo"):
+        out.source = src.kind
+        if src.kind == "camera":
+            out.camera, out.width, out.height = src.camera, src.width or 640, src.height or 480
+        elif src.kind == "video":
+            out.video_path = src.path or ""
+        out.mirror = src.mirrored
+    if args is None or getattr(args, "backend", None):
+        out.backend = config.backend.kind
+    return out
+
+
+def _set_smoothing(engine: Engine, s: PanelSettings) -> None:
+    engine.set_smoothing(s.smoothing > 0, smoothing_cutoff_hz(s.smoothing) if s.smoothing > 0
+                         else None)
+
+
+LIVE_SETTERS: dict[str, Callable[[Engine, PanelSettings], None]] = {
+    "mirror": lambda engine, s: engine.set_mirror(s.mirror),
+    "max_hands": lambda engine, s: engine.set_num_hands(min(MAX_HANDS, max(1, s.max_hands))),
+    "smoothing": _set_smoothing,
+    "backend": lambda engine, s: engine.set_backend(s.backend),
+    "show_cloud": lambda engine, s: engine.set_cloud(s.show_cloud),
+}
+
+
+class EngineServices:
+    """GuiServices (app/gui/services.py) on app.engine and app.sinks."""
+
+    backends = BACKENDS
+    max_hands = MAX_HANDS
+
+    def __init__(self, base: EngineConfig | None = None):
+        self.base = base or EngineConfig()
+
+    def list_cameras(self) -> list[tuple[int, str]]:
+        from app.engine import sources
+
+        lister = getattr(sources, "list_cameras", None)
+        if lister is None:
+            return []
+        return [(c, f"camera {c}") if isinstance(c, int) else (int(c[0]), str(c[1]))
+                for c in lister()]
+
+    def open_engine(self, settings: PanelSettings, on_message: Callable[[str], None]) -> Engine:
+        return Engine(engine_config_for(self.base, settings), on_message=on_message)
+
+    def live_setter(self, name: str):
+        return LIVE_SETTERS.get(name)
+
+    def describe(self, engine: Engine) -> str:
+        return engine.backend_name
+
+    def make_recorder(self, session_dir: Path, settings: PanelSettings,
+                      engine: Engine) -> Recorder:
+        s = settings
+        size = engine.source.size
+        camera = {"source": s.source, "description": engine.source.description,
+                  "index": s.camera if s.source == "camera" else None, "size": list(size),
+                  "fps": engine.source.fps, "mirror": bool(engine.source.mirrored),
+                  "video": s.video_path if s.source == "video" else None}
+        checkpoint = getattr(engine, "checkpoint", None)
+        return Recorder(RecorderConfig(
+            path=session_dir, fps=engine.source.fps or 30.0, K=engine.intrinsics(size),
+            intrinsics_source="calibration file" if self.base.calibration else
+            ("source camera" if engine.source.intrinsics is not None else
+             f"{self.base.hfov_deg:g} deg field-of-view model"),
+            model=str(checkpoint or ""), backend=engine.backend_name, camera=camera))
+
+    def make_osc(self, host: str, port: int) -> OscSink:
+        return OscSink(OscConfig(host=host, port=port))

@@ -1,0 +1,13 @@
+"""Errors a user can cause when setting up a sink or opening a recorded session."""
+
+from __future__ import annotations
+
+
+class SinkConfigError(ValueError):
+    """A sink cannot be created from its config (bad address, unusable folder...).
+
+    The message names the problem and the fix; a CLI prints it as `error: <message>`."""
+
+
+class SessionError(ValueError):
+    """A recorded session folder cannot be read (missing or corrupt files)."""

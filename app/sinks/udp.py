@@ -1,0 +1,101 @@
+"""Stream hand joints as one JSON datagram per frame over UDP.
+
+Schema (UTF-8 JSON object, one per datagram, "format": "handtrack-udp-1"):
+    {"format": "handtrack-udp-1",
+     "frame": int,              frame id (gaps = dropped frames)
+     "time": float,             capture time, seconds since the Unix epoch (full double precision)
+     "width": int, "height": int,  frame size in pixels
+     "hands": [{"id": int, "side": 0 left | 1 right, "confidence": float 0..1,
+                "joints_m": [[x, y, z] * 21],   metres, camera frame (x right, y down, z forward)
+                "uv_px": [[u, v] * 21]}],       pixels
+     "timings_ms": {stage: float}}
+Joint order is model.hand.Joint (MediaPipe). Joints are rounded to 1 um, pixels to 0.001 px.
+Two hands take about 3 KB; a datagram over `max_bytes` (default 60000, under the 64 KB UDP limit)
+is not sent and the problem is reported once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.results import FrameResult
+from app.sinks.net import DatagramSender
+
+DEFAULT_UDP_PORT = 9001
+FORMAT = "handtrack-udp-1"
+
+
+@dataclass
+class UdpConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_UDP_PORT
+    max_bytes: int = 60000  # larger datagrams are not sent
+
+
+def encode_frame(result: FrameResult) -> bytes:
+    """FrameResult -> UTF-8 JSON bytes (schema in the module docstring)."""
+    hands = [
+        {
+            "id": int(h.hand_id),
+            "side": int(h.side),
+            "confidence": round(float(h.confidence), 4),
+            "joints_m": np.round(np.asarray(h.joints_m, np.float64), 6).tolist(),  # (21, 3)
+            "uv_px": np.round(np.asarray(h.uv_px, np.float64), 3).tolist(),  # (21, 2)
+        }
+        for h in result.hands
+    ]
+    obj = {
+        "format": FORMAT,
+        "frame": int(result.frame_id),
+        "time": float(result.capture_time),
+        "width": int(result.width),
+        "height": int(result.height),
+        "hands": hands,
+        "timings_ms": {k: round(float(v), 3) for k, v in result.timings_ms.items()},
+    }
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+class UdpSink:
+    """Sends one JSON datagram per frame. Never blocks, never raises from `write`; the first
+    problem is in `error` and logged once. Raises SinkConfigError for a bad host or port."""
+
+    def __init__(self, config: UdpConfig | None = None) -> None:
+        self.config = config or UdpConfig()
+        self._sender = DatagramSender(self.config.host, self.config.port, "UDP", "--udp")
+
+    @property
+    def error(self) -> str | None:
+        return self._sender.error
+
+    @property
+    def stats(self) -> dict[str, int]:
+        s = self._sender
+        return {"sent": s.sent, "dropped": s.dropped, "failed": s.failed}
+
+    def write(self, result: FrameResult, frame_rgb: np.ndarray | None = None) -> None:
+        """Send one frame. frame_rgb is ignored (accepted for the sink interface)."""
+        try:
+            data = encode_frame(result)
+        except (ValueError, TypeError) as e:
+            self._sender.report("encode", f"UDP: cannot encode frame {result.frame_id} ({e}); "
+                                "frame skipped")
+            return
+        if len(data) > self.config.max_bytes:
+            self._sender.report("size", f"UDP: frame {result.frame_id} is {len(data)} bytes, over "
+                                f"the {self.config.max_bytes}-byte limit ({len(result.hands)} "
+                                "hands); such frames are skipped - track fewer hands")
+            return
+        self._sender.send(data)
+
+    def close(self) -> None:
+        self._sender.close()
+
+    def __enter__(self) -> UdpSink:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,126 @@
+"""Checkpoint files (docs/contracts.md section 2).
+
+A checkpoint is a `torch.save` dict readable with `torch.load(..., weights_only=True)`:
+{"format": "handtrack-ckpt-1", "strategy": str, "config": asdict(NetConfig),
+ "data": {"crop_size": int, "cloud_points": int, "heatmap_size": int, ...},
+ "state_dict": {...}, "metrics": {...}} plus optional training keys ("train", "optimizer",
+"step", ...) used by `handtrack-train --resume`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from model.inference import HandPoseNet
+from model.net_config import NetConfig
+
+FORMAT = "handtrack-ckpt-1"
+REQUIRED_KEYS = ("format", "strategy", "config", "data", "state_dict", "metrics")
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable handtrack checkpoint; the message names the problem."""
+
+
+def save_checkpoint(path: str | Path, *, strategy: str, config: NetConfig | dict, data: dict,
+                    state_dict: dict, metrics: dict | None = None, **extra) -> Path:
+    """Write a checkpoint atomically (temporary file + rename, so an interrupted save never
+    leaves a half-written file). `extra` keys (train config, optimizer state...) are stored too.
+    Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = asdict(config) if isinstance(config, NetConfig) else dict(config)
+    ckpt = {"format": FORMAT, "strategy": strategy, "config": cfg, "data": dict(data),
+            "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+            "metrics": dict(metrics or {}), **extra}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read and validate a checkpoint dict. Raises FileNotFoundError / CheckpointError with a
+    one-line reason and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; pass the .pt file written "
+                                "by handtrack-train (e.g. runs/NAME/last.pt)")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a torch file ({reason}); "
+                              "re-export it or train again") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"{path} is not a handtrack checkpoint (format {found!r}, expected "
+                              f"{FORMAT!r}); use a file written by handtrack-train")
+    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks the keys {missing}; it is truncated or "
+                              "from another tool, train again")
+    return ckpt
+
+
+def net_config_of(ckpt: dict, path: str | Path = "checkpoint") -> NetConfig:
+    try:
+        return NetConfig.from_dict(ckpt["config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: bad network config ({e})") from None
+
+
+def load_inference(path: str | Path, with_cloud: bool = False,
+                   map_location: str | torch.device = "cpu") -> tuple[HandPoseNet, dict]:
+    """Rebuild the RGB -> pose (-> cloud) network of a training checkpoint, in eval mode.
+
+    Returns (net, meta) with meta keys crop_size, strategy, latent_dim, cloud_points,
+    heatmap_size, has_cloud_decoder, metrics, config, data."""
+    ckpt = read_checkpoint(path, map_location)
+    config = net_config_of(ckpt, path)
+    state = ckpt["state_dict"]
+    has_cloud = any(k.startswith("cloud_decoder.") for k in state)
+    if with_cloud and not has_cloud:
+        raise CheckpointError(f"checkpoint {path} (strategy {ckpt['strategy']}) has no "
+                              "point-cloud decoder; load it with with_cloud=False or train "
+                              "with s2-c/s2-ch/s3/s4")
+    net = HandPoseNet(config, with_cloud=with_cloud)
+    wanted = net.state_dict().keys()
+    sub = {k: v for k, v in state.items() if k in wanted}
+    missing = sorted(set(wanted) - set(sub))
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks weights {missing[:3]}...; it does not "
+                              "match this version's networks, train again")
+    try:
+        net.load_state_dict(sub, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {path} has weights of the wrong shape "
+                              f"({str(e).splitlines()[-1].strip()})") from None
+    data = dict(ckpt["data"])
+    meta = {
+        "crop_size": int(data.get("crop_size", config.crop_size)),
+        "strategy": ckpt["strategy"],
+        "latent_dim": config.latent_dim,
+        "cloud_points": int(data.get("cloud_points", config.cloud_points)),
+        "heatmap_size": config.heatmap_size,
+        "has_cloud_decoder": has_cloud,
+        "metrics": dict(ckpt["metrics"]),
+        "config": dict(ckpt["config"]),
+        "data": data,
+    }
+    return net.eval(), meta
+
+
+def save_inference_checkpoint(path: str | Path, net: HandPoseNet, strategy: str = "untrained",
+                              metrics: dict | None = None) -> Path:
+    """Write a HandPoseNet (e.g. a fresh one from build_hand_pose_net, for tests and benchmarks)
+    as a checkpoint that load_inference reads."""
+    c = net.config
+    data = {"crop_size": c.crop_size, "cloud_points": c.cloud_points,
+            "heatmap_size": c.heatmap_size}
+    return save_checkpoint(path, strategy=strategy, config=c, data=data,
+                           state_dict=net.state_dict(), metrics=metrics)

@@ -1,0 +1,158 @@
+"""A small stand-in engine for the GUI tests (docs/contracts.md section 3), used where the real
+engine cannot show the behaviour on demand: a source that is lost, a flood of frames. No tests
+here; tests/app/test_gui.py imports it (and so does its offscreen subprocess)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from app.gui.settings import PanelSettings
+from app.results import LEFT, RIGHT, FrameResult, HandResult
+from train.synth.kinematics import POSE_LIBRARY, Skeleton, forward_kinematics, interpolate_keyframes
+
+K = np.array([[520.0, 0.0, 320.0], [0.0, 520.0, 240.0], [0.0, 0.0, 1.0]])
+# Hand frame (x thumb-wards, y wrist->fingers, z out of the palm) -> camera frame (x right,
+# y down, z forward) for a right hand held up with the palm towards the camera.
+HAND_TO_CAMERA = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]]).T
+KEYS = [POSE_LIBRARY[k] for k in ("open", "point", "two", "fist", "ok", "open")]
+
+
+def synthetic_hand(t: float, side: int, hand_id: int, with_cloud: bool) -> HandResult:
+    """An animated hand: library poses through forward kinematics, placed 0.5 m in front of the
+    camera (right hand right of centre, left hand mirrored to the left)."""
+    joints_h, _ = forward_kinematics(interpolate_keyframes(KEYS, t, 1.5), Skeleton.mean())
+    joints = joints_h @ HAND_TO_CAMERA.T  # (21, 3) camera axes, wrist at 0
+    if side == LEFT:
+        joints[:, 0] = -joints[:, 0]
+    sign = 1.0 if side == RIGHT else -1.0
+    offset = np.array([sign * (0.09 + 0.02 * np.sin(t)), 0.07, 0.5 + 0.05 * np.sin(0.7 * t)])
+    joints_m = joints + offset
+    uv = joints_m[:, :2] / joints_m[:, 2:] * K[0, 0] + K[:2, 2]
+    cloud = None
+    if with_cloud:  # points along the bones, like a decoded surface
+        rng = np.random.default_rng(hand_id)
+        a, b = rng.integers(0, 21, 256), rng.integers(0, 21, 256)
+        w = rng.random((256, 1))
+        cloud = (w * joints_m[a] + (1 - w) * joints_m[b]).astype(np.float32)
+    return HandResult(hand_id, side, joints_m, uv, 0.93, cloud)
+
+
+def background(width: int = 640, height: int = 480) -> np.ndarray:
+    """(H, W, 3) uint8: a soft vertical gradient."""
+    ramp = np.linspace(70, 25, height, dtype=np.float32)[:, None, None]
+    tint = np.array([0.9, 1.0, 1.15], np.float32)
+    return np.broadcast_to(ramp * tint, (height, width, 3)).astype(np.uint8)
+
+
+class FakeEngine:
+    """Yields synthetic FrameResults at `fps` (0 = as fast as possible). lose_after: after that
+    many frames the "camera" is lost: on_message says so and no frames come until stop()."""
+
+    def __init__(self, settings: PanelSettings, on_message: Callable[[str], None], fps: float = 30,
+                 lose_after: int | None = None, fail: str | None = None):
+        if fail:
+            raise RuntimeError(fail)
+        self.settings = settings
+        self.on_message = on_message
+        self.fps = fps
+        self.lose_after = lose_after
+        self.calls: list[tuple[str, object]] = []
+        self.produced = 0
+        self._stop = threading.Event()
+        self._background = background()
+
+    def __enter__(self) -> FakeEngine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def set_smoothing(self, enabled: bool, min_cutoff_hz: float | None = None) -> None:
+        self.calls.append(("smoothing", enabled))
+
+    def set_num_hands(self, n: int) -> None:
+        self.settings.max_hands = n
+        self.calls.append(("num_hands", n))
+
+    def set_mirror(self, mirrored: bool) -> None:
+        self.calls.append(("mirror", mirrored))
+
+    def set_backend(self, kind: str) -> None:
+        self.calls.append(("backend", kind))
+
+    def set_cloud(self, enabled: bool) -> None:
+        self.settings.show_cloud = enabled
+        self.calls.append(("cloud", enabled))
+
+    def run(self):
+        t0 = time.time()
+        frame_id = 0
+        while not self._stop.is_set():
+            if self.lose_after is not None and frame_id >= self.lose_after:
+                self.on_message("camera 0 lost; retrying every 1 s (reconnect it)")
+                self._stop.wait()
+                return
+            now = time.time()
+            t = now - t0
+            sides = (RIGHT, LEFT)[: max(1, min(2, self.settings.max_hands))]
+            hands = [synthetic_hand(t, side, i, self.settings.show_cloud)
+                     for i, side in enumerate(sides)]
+            result = FrameResult(frame_id, now, 640, 480, hands, {"total": 1.0})
+            self.produced += 1
+            yield result, self._background
+            frame_id += 1
+            if self.fps:
+                self._stop.wait(max(0.0, t0 + frame_id / self.fps - time.time()))
+
+
+class FakeServices:
+    """GuiServices on FakeEngine. engines: every engine opened, newest last."""
+
+    backends = ("torch", "onnxruntime")
+    max_hands = 2
+
+    def __init__(self, cameras: list[tuple[int, str]] | None = None, **engine_kwargs):
+        self.cameras = cameras or []
+        self.engine_kwargs = engine_kwargs
+        self.engines: list[FakeEngine] = []
+        self.sinks: list[object] = []
+
+    def list_cameras(self) -> list[tuple[int, str]]:
+        return list(self.cameras)
+
+    def open_engine(self, settings: PanelSettings, on_message) -> FakeEngine:
+        if settings.source == "camera" and settings.camera not in dict(self.cameras):
+            raise RuntimeError(f"camera {settings.camera} could not be opened")
+        engine = FakeEngine(settings, on_message, **self.engine_kwargs)
+        self.engines.append(engine)
+        return engine
+
+    def live_setter(self, name: str):
+        from app.gui.wiring import LIVE_SETTERS  # the real mapping, applied to the fake
+
+        return LIVE_SETTERS.get(name)
+
+    def describe(self, engine: FakeEngine) -> str:
+        return f"fake {engine.settings.backend}"
+
+    def make_recorder(self, session_dir: Path, settings: PanelSettings, engine: FakeEngine):
+        from app.sinks import Recorder, RecorderConfig
+
+        recorder = Recorder(RecorderConfig(path=session_dir, video=False))
+        self.sinks.append(recorder)
+        return recorder
+
+    def make_osc(self, host: str, port: int):
+        from app.sinks import OscConfig, OscSink
+
+        sink = OscSink(OscConfig(host=host, port=port))
+        self.sinks.append(sink)
+        return sink

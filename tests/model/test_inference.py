@@ -1,0 +1,105 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from model.checkpoint import (
+    FORMAT,
+    CheckpointError,
+    load_inference,
+    save_checkpoint,
+    save_inference_checkpoint,
+)
+from model.inference import HandPoseNet, build_hand_pose_net
+from model.net_config import NetConfig
+
+TINY = NetConfig(crop_size=32, cloud_points=64, heatmap_size=16, fold_hidden=32,
+                 heat_channels=32, respel_hidden=16, cloud_feature_dim=32)
+
+
+@pytest.mark.parametrize("with_cloud", [False, True])
+def test_forward_shapes(with_cloud):
+    net = build_hand_pose_net(TINY, with_cloud=with_cloud)
+    out = net(torch.rand(2, 3, 32, 32))
+    assert len(out) == (3 if with_cloud else 2)
+    assert out[0].shape == (2, 64) and out[1].shape == (2, 21, 3)
+    if with_cloud:
+        assert out[2].shape == (2, 64, 3)
+
+
+def test_build_is_seeded():
+    a = build_hand_pose_net(TINY, seed=3).state_dict()
+    b = build_hand_pose_net(TINY, seed=3).state_dict()
+    c = build_hand_pose_net(TINY, seed=4).state_dict()
+    k = "pose_decoder.net.0.weight"
+    assert torch.equal(a[k], b[k]) and not torch.equal(a[k], c[k])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_onnx_matches_torch_with_dynamic_batch():
+    ort = pytest.importorskip("onnxruntime")
+    net = build_hand_pose_net(TINY, with_cloud=True)
+    buf = io.BytesIO()
+    torch.onnx.export(net, (torch.rand(1, 3, 32, 32),), buf, dynamo=False,
+                      input_names=["rgb"], output_names=["z_mu", "pose", "cloud"],
+                      dynamic_axes={k: {0: "batch"} for k in ("rgb", "z_mu", "pose", "cloud")})
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    x = torch.rand(3, 3, 32, 32)  # another batch size than at export
+    with torch.no_grad():
+        ref = [t.numpy() for t in net(x)]
+    got = sess.run(None, {"rgb": x.numpy()})
+    for r, g in zip(ref, got):
+        assert g.shape == r.shape
+        np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-4)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    net = build_hand_pose_net(TINY, with_cloud=True, seed=1)
+    path = save_inference_checkpoint(tmp_path / "a.pt", net, metrics={"epe_mm": 12.5})
+    for with_cloud in (False, True):
+        net2, meta = load_inference(path, with_cloud=with_cloud)
+        assert meta["crop_size"] == 32 and meta["latent_dim"] == 64
+        assert meta["cloud_points"] == 64 and meta["metrics"] == {"epe_mm": 12.5}
+        assert meta["strategy"] == "untrained" and not net2.training
+        x = torch.rand(2, 3, 32, 32)
+        with torch.no_grad():
+            a, b = net(x), net2(x)
+        for t, u in zip(a, b):
+            torch.testing.assert_close(t, u)
+
+
+def test_load_without_cloud_decoder(tmp_path):
+    path = save_inference_checkpoint(tmp_path / "a.pt", build_hand_pose_net(TINY))
+    load_inference(path)
+    with pytest.raises(CheckpointError, match="no point-cloud decoder"):
+        load_inference(path, with_cloud=True)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_inference(tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_inference(bad)
+    other = tmp_path / "other.pt"
+    torch.save({"model": {}}, other)
+    with pytest.raises(CheckpointError, match="not a handtrack checkpoint"):
+        load_inference(other)
+    truncated = tmp_path / "trunc.pt"
+    torch.save({"format": FORMAT, "strategy": "s1"}, truncated)
+    with pytest.raises(CheckpointError, match="lacks the keys"):
+        load_inference(truncated)
+    wrong = tmp_path / "wrong.pt"
+    state = build_hand_pose_net(TINY).state_dict()
+    save_checkpoint(wrong, strategy="s1", config=NetConfig(crop_size=32, latent_dim=32),
+                    data={"crop_size": 32}, state_dict=state)
+    with pytest.raises(CheckpointError, match="wrong shape"):
+        load_inference(wrong)
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    path = save_inference_checkpoint(tmp_path / "a.pt", HandPoseNet(TINY))
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["format"] == FORMAT and ckpt["config"]["crop_size"] == 32

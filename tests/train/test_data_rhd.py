@@ -1,0 +1,156 @@
+"""RHD loader and the training sample: contract, augmentation, bad input."""
+
+from __future__ import annotations
+
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from model.geometry import project, transform_points
+from train.data import SampleConfig, open_dataset, rhd_format
+from train.data.rhd import hand_mask
+from train.synth.render import SynthConfig
+from train.synth.writer import write_dataset
+
+N = 4
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    r = tmp_path_factory.mktemp("rhd")
+    write_dataset(r, N, 2, SynthConfig(size=160), seed=5, workers=1, progress=False)
+    return r
+
+
+@pytest.fixture()
+def copy_root(root, tmp_path):
+    import shutil
+
+    dst = tmp_path / "copy"
+    shutil.copytree(root, dst)
+    return dst
+
+
+EXPECTED = {
+    "rgb": ((3, 64, 64), torch.float32), "pose": ((21, 3), torch.float32),
+    "cloud": ((100, 3), torch.float32), "has_cloud": ((), torch.bool),
+    "heat": ((21, 64, 64), torch.float32), "uv_crop": ((21, 2), torch.float32),
+    "vis": ((21,), torch.float32), "K": ((3, 3), torch.float32),
+    "K_virtual": ((3, 3), torch.float32), "R": ((3, 3), torch.float32),
+    "root_m": ((3,), torch.float32), "scale_m": ((), torch.float32),
+    "side": ((), torch.int64), "index": ((), torch.int64),
+}
+
+
+def test_sample_contract_and_collate(root):
+    ds = open_dataset(f"rhd:{root}", "training", SampleConfig(crop_size=64, cloud_points=100))
+    assert ds.has_depth and len(ds) == N and ds.augment
+    assert not open_dataset(f"rhd:{root}", "evaluation", SampleConfig()).augment
+    s = ds[1]
+    assert set(s) == set(EXPECTED)
+    for k, (shape, dtype) in EXPECTED.items():
+        assert tuple(s[k].shape) == shape and s[k].dtype == dtype, k
+    assert 0.0 <= float(s["rgb"].min()) and float(s["rgb"].max()) <= 1.0
+    assert int(s["index"]) == 1
+    # pose is root-relative and scale-normalised: root at 0, middle MCP->PIP of length 1
+    assert torch.allclose(s["pose"][9], torch.zeros(3), atol=1e-6)
+    assert float(torch.linalg.norm(s["pose"][10] - s["pose"][9])) == pytest.approx(1.0, abs=1e-5)
+    batch = torch.utils.data.default_collate([ds[0], ds[1]])
+    assert batch["rgb"].shape == (2, 3, 64, 64) and batch["has_cloud"].shape == (2,)
+
+
+def test_undo_normalisation_gives_original_joints(root):
+    ds = open_dataset(f"synth:{root}", "training", SampleConfig(crop_size=64))
+    for i in range(N):
+        s, raw = ds[i], ds.raw(i)
+        back = (s["pose"].double() * s["scale_m"].double() + s["root_m"].double()) @ s["R"].double().T
+        np.testing.assert_allclose(back.numpy(), raw.joints_m, atol=1e-5)
+
+
+@pytest.mark.parametrize("crop", [64, 128])
+def test_augmentation_keeps_image_and_labels_in_agreement(root, crop):
+    ds = open_dataset(f"synth:{root}", "training", SampleConfig(crop_size=crop, augment=True))
+    rolls = []
+    for epoch in range(2):
+        ds.set_epoch(epoch)
+        for i in range(N):
+            s, raw = ds[i], ds.raw(i)
+            K, Kv, R = (s[k].double().numpy() for k in ("K", "K_virtual", "R"))
+            assert np.allclose(R @ R.T, np.eye(3), atol=1e-5) and np.linalg.det(R) > 0
+            joints_v = s["pose"].double().numpy() * float(s["scale_m"]) + s["root_m"].numpy()
+            uv_crop = s["uv_crop"].double().numpy()
+            # rotated 3D joints projected by the crop camera == the crop keypoints
+            np.testing.assert_allclose(project(joints_v, Kv), uv_crop, atol=1e-3)
+            # the original 2D annotation moved by the crop homography == the crop keypoints
+            H = Kv @ R.T @ np.linalg.inv(K)
+            np.testing.assert_allclose(transform_points(H, raw.uv_px), uv_crop, atol=1e-2)
+            # the image moved with them: visible crop keypoints lie on the warped hand mask
+            mask = rhd_format.read_mask_png(rhd_format.image_path(root, "training", "mask", i))
+            warped = cv2.warpPerspective(hand_mask(mask, raw.side).astype(np.uint8), H,
+                                         (crop, crop), flags=cv2.INTER_NEAREST)
+            ys, xs = np.nonzero(warped)
+            for j in np.nonzero(s["vis"].numpy() > 0.5)[0]:
+                d = np.hypot(xs - uv_crop[j, 0], ys - uv_crop[j, 1]).min()
+                assert d <= 2.5, f"sample {i} joint {j}: {d:.1f} px off the warped hand"
+            rolls.append(np.arctan2(R[1, 0], R[0, 0]))
+    assert np.ptp(rolls) > 1.0  # the roll augmentation actually varies
+
+
+def test_cloud_sampled_with_replacement_when_few_points(root):
+    ds = open_dataset(f"synth:{root}", "evaluation",
+                      SampleConfig(crop_size=64, cloud_points=50000, augment=False))
+    s = ds[0]
+    assert s["cloud"].shape == (50000, 3) and bool(s["has_cloud"])
+    assert torch.unique(s["cloud"], dim=0).shape[0] < 50000
+
+
+def test_bad_specs_and_roots(root, tmp_path):
+    with pytest.raises(ValueError, match="rhd:PATH"):
+        open_dataset("foo:bar", "training", SampleConfig())
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        open_dataset(f"rhd:{tmp_path / 'nope'}", "training", SampleConfig())
+    with pytest.raises(FileNotFoundError, match="training"):
+        open_dataset(f"rhd:{tmp_path}", "training", SampleConfig())
+    with pytest.raises(ValueError, match="split"):
+        open_dataset(f"rhd:{root}", "train", SampleConfig())
+
+
+def test_missing_image_is_named(copy_root):
+    victim = rhd_format.image_path(copy_root, "training", "color", 2)
+    victim.unlink()
+    with pytest.raises(FileNotFoundError, match="00002.png"):
+        open_dataset(f"rhd:{copy_root}", "training", SampleConfig())
+
+
+def test_wrong_annotation_shape_is_named(copy_root):
+    path = rhd_format.anno_path(copy_root, "training")
+    with open(path, "rb") as fh:
+        annos = pickle.load(fh)
+    annos[1]["xyz"] = annos[1]["xyz"][:21]
+    with open(path, "wb") as fh:
+        pickle.dump(annos, fh)
+    with pytest.raises(ValueError, match=r"anno_training.pickle.*'xyz'.*\(42, 3\)"):
+        open_dataset(f"rhd:{copy_root}", "training", SampleConfig())
+
+
+def test_corrupt_annotation_file(copy_root):
+    rhd_format.anno_path(copy_root, "training").write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="cannot unpickle"):
+        open_dataset(f"rhd:{copy_root}", "training", SampleConfig())
+
+
+def test_wrong_depth_type_is_named(copy_root):
+    path = rhd_format.image_path(copy_root, "training", "depth", 0)
+    cv2.imwrite(str(path), np.full((160, 160), 1000, np.uint16))
+    ds = open_dataset(f"rhd:{copy_root}", "training", SampleConfig(crop_size=32))
+    with pytest.raises(ValueError, match=r"00000.png.*8-bit RGB"):
+        ds[0]
+
+
+def test_depth_codec_round_trip():
+    d = np.random.default_rng(0).uniform(0, 5, size=(7, 9))
+    back = rhd_format.decode_depth(rhd_format.encode_depth(d))
+    np.testing.assert_allclose(back, d, atol=5.0 / 65535 / 2 + 1e-6)

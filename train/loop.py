@@ -1,0 +1,383 @@
+"""The training loop shared by every strategy: data order, optimiser, schedules, logging,
+checkpoints, resume, Ctrl-C and DDP.
+
+`train(TrainConfig, NetConfig, train_set=None, eval_set=None)` is the Python entry point
+(handtrack-train and train/experiments call it). Data sets default to
+`train.data.open_dataset(config.data, ...)` (docs/contracts.md section 5).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from model.checkpoint import net_config_of, read_checkpoint, save_checkpoint
+from model.net_config import NetConfig
+from model.rgb_encoder import load_imagenet_trunk
+from train import ddp
+from train.evaluate import evaluate, inference_net_from
+from train.strategies import CrossModalVAE, LossWeights, compute_loss, get_strategy, model_inputs
+
+LAST = "last.pt"
+
+
+class ConfigError(ValueError):
+    """A user-caused problem found before (or while starting) training; one-line message."""
+
+
+@dataclass
+class TrainConfig:
+    strategy: str = "s1"  # s1 | s2-h | s2-c | s2-ch | s3 | s4
+    data: str = ""  # rhd:PATH | stb:PATH | synth:PATH
+    eval_data: str = ""  # "" = the evaluation split of `data`; "none" = no evaluation
+    out: str = "runs/run"
+    steps: int = 20_000
+    batch_size: int = 32  # global: split over DDP ranks
+    lr: float = 1e-4
+    lr_drops: int = 2  # divide the lr by 10 on plateau, at most this many times
+    plateau_every: int = 500  # steps per plateau check (mean training loss of the window)
+    plateau_patience: int = 3  # windows without a 1 % improvement before a drop
+    beta_start: float = 1e-5
+    beta_end: float = 1e-3
+    beta_anneal_steps: int = 0  # log-linear annealing over this many steps; 0 = all steps
+    beta_prime: float = 1.0
+    lambda_heat: float = 0.01
+    lambda_cloud: float = 1.0
+    labelled_fraction: float = 100.0  # percent of samples (lowest indices) with a pose label
+    seed: int = 0
+    workers: int = 2
+    augment: bool = True
+    init: str = ""  # local torchvision ResNet-18 ImageNet weights for the trunk
+    resume: bool = False
+    log_every: int = 10
+    eval_every: int = 0  # 0 = evaluate at the end only
+    eval_samples: int = 0  # 0 = the whole evaluation set
+    ckpt_every: int = 500
+    device: str = "auto"
+    progress: bool = True
+
+    def check(self) -> None:
+        get_strategy_or_fail(self.strategy)
+        if self.steps <= 0 or self.batch_size <= 0:
+            raise ConfigError(f"--steps and --batch-size must be positive, got {self.steps}, "
+                              f"{self.batch_size}")
+        if not 0.0 < self.labelled_fraction <= 100.0:
+            raise ConfigError(f"--labelled-fraction is a percentage in (0, 100], got "
+                              f"{self.labelled_fraction}")
+        if self.lr <= 0 or self.beta_start <= 0 or self.beta_end <= 0:
+            raise ConfigError("--lr, --beta-start and --beta-end must be positive")
+
+
+def get_strategy_or_fail(name: str):
+    try:
+        return get_strategy(name)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def beta_at(cfg: TrainConfig, step: int) -> float:
+    """KL weight, annealed log-linearly from beta_start to beta_end."""
+    n = cfg.beta_anneal_steps or cfg.steps
+    t = min(1.0, step / max(1, n))
+    return math.exp((1 - t) * math.log(cfg.beta_start) + t * math.log(cfg.beta_end))
+
+
+@dataclass
+class Plateau:
+    """lr / 10 when the windowed training loss has not improved by 1 % for `patience` windows,
+    at most `max_drops` times (the paper: divided by 10 after convergence, twice)."""
+
+    patience: int = 3
+    max_drops: int = 2
+    best: float = float("inf")
+    bad: int = 0
+    drops: int = 0
+
+    def step(self, value: float, optimizer: torch.optim.Optimizer) -> bool:
+        if value < self.best * 0.99:
+            self.best, self.bad = value, 0
+            return False
+        self.bad += 1
+        if self.bad < self.patience or self.drops >= self.max_drops:
+            return False
+        for g in optimizer.param_groups:
+            g["lr"] *= 0.1
+        self.drops += 1
+        self.bad = 0
+        self.best = value
+        return True
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
+                  world: int = 1) -> list[list[int]]:
+    """This rank's batches of one epoch: a permutation fixed by (seed, epoch), cut into global
+    batches of batch_size (the last partial one dropped), each split over the ranks."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    perm = torch.randperm(n, generator=g).tolist()
+    per = batch_size // world
+    return [perm[b * batch_size + rank * per: b * batch_size + (rank + 1) * per]
+            for b in range(n // batch_size)]
+
+
+def _seed_worker(_: int) -> None:
+    s = torch.initial_seed() % 2**32
+    np.random.seed(s)  # noqa: NPY002 - code in data sets may use the legacy global RNG
+    random.seed(s)
+
+
+@dataclass
+class RunState:
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    metrics: dict = field(default_factory=dict)
+
+
+def open_sets(cfg: TrainConfig, net: NetConfig) -> tuple[Dataset, Dataset | None]:
+    """The training and evaluation sets of cfg.data / cfg.eval_data via train.data."""
+    try:
+        from train.data import SampleConfig, open_dataset
+    except ImportError as e:
+        raise ConfigError(f"train.data is not available ({e})") from None
+    if not cfg.data:
+        raise ConfigError("no training data: pass --data rhd:PATH, stb:PATH or synth:PATH")
+
+    def _open(spec: str, split: str, augment: bool) -> Dataset:
+        sc = SampleConfig(crop_size=net.crop_size, cloud_points=net.cloud_points,
+                          heatmap_size=net.heatmap_size, augment=augment, seed=cfg.seed)
+        try:
+            return open_dataset(spec, split, sc)
+        except (ValueError, FileNotFoundError, NotADirectoryError, OSError, KeyError) as e:
+            raise ConfigError(f"cannot open --data {spec} ({split}): {e}") from None
+
+    train_set = _open(cfg.data, "training", cfg.augment)
+    if cfg.eval_data.lower() == "none":
+        return train_set, None
+    return train_set, _open(cfg.eval_data or cfg.data, "evaluation", False)
+
+
+def check_resume(ckpt: dict, path: Path, cfg: TrainConfig, net: NetConfig) -> None:
+    """A checkpoint of another strategy, crop size or network cannot be resumed."""
+    if ckpt["strategy"] != cfg.strategy:
+        raise ConfigError(f"{path} was trained with --strategy {ckpt['strategy']}, not "
+                          f"{cfg.strategy}; pass --strategy {ckpt['strategy']} or another --out")
+    crop = int(ckpt["data"].get("crop_size", -1))
+    if crop != net.crop_size:
+        raise ConfigError(f"{path} was trained with --crop-size {crop}, not {net.crop_size}; "
+                          f"pass --crop-size {crop} or another --out")
+    saved = asdict(net_config_of(ckpt, path))
+    diff = {k: (saved[k], v) for k, v in asdict(net).items() if saved[k] != v}
+    if diff:
+        raise ConfigError(f"{path} has another network config (checkpoint, now): {diff}; "
+                          "use the same options or another --out")
+    for key in ("optimizer", "step", "train"):
+        if key not in ckpt:
+            raise ConfigError(f"{path} holds no training state ({key!r} missing); it cannot be "
+                              "resumed, start a new run in another --out")
+
+
+def _to(batch: dict, device: str) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def train(cfg: TrainConfig, net: NetConfig, train_set: Dataset | None = None,
+          eval_set: Dataset | None = None) -> dict:
+    """Train one strategy. Returns {"model": CrossModalVAE (unwrapped), "metrics": dict,
+    "checkpoint": Path, "step": int, "interrupted": bool}.
+
+    Raises ConfigError (one line, with the fix) for user-caused problems, before any step."""
+    cfg.check()
+    strategy = get_strategy_or_fail(cfg.strategy)
+    out_dir = Path(cfg.out)
+    ckpt_path = out_dir / LAST
+    info = ddp.setup(cfg.device)
+    try:
+        return _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info)
+    finally:
+        ddp.cleanup(info)
+
+
+def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) -> dict:
+    ckpt = None
+    if ckpt_path.exists() and not cfg.resume:
+        raise ConfigError(f"{ckpt_path} exists; pass --resume to continue that run or choose "
+                          "another --out")
+    if cfg.resume:
+        if not ckpt_path.exists():
+            raise ConfigError(f"--resume: there is no {ckpt_path} to resume from; run without "
+                              "--resume to start")
+        ckpt = read_checkpoint(ckpt_path)
+        check_resume(ckpt, ckpt_path, cfg, net)
+    if train_set is None:
+        train_set, opened_eval = open_sets(cfg, net)
+        eval_set = eval_set if eval_set is not None else opened_eval
+    if strategy.needs_depth and not getattr(train_set, "has_depth", True):
+        raise ConfigError(f"strategy {strategy.name} needs depth (point clouds) but the data "
+                          f"set {cfg.data or type(train_set).__name__} has none; use s1 or s2-h")
+    n = len(train_set)
+    if cfg.batch_size % info.world_size:
+        raise ConfigError(f"--batch-size {cfg.batch_size} is not divisible by the "
+                          f"{info.world_size} DDP processes")
+    if n < cfg.batch_size:
+        raise ConfigError(f"the training set has {n} samples, fewer than --batch-size "
+                          f"{cfg.batch_size}; lower --batch-size or use more data")
+    n_labelled = labelled_subset_size(n, cfg.labelled_fraction)
+
+    torch.manual_seed(cfg.seed)
+    model = CrossModalVAE(net, strategy)
+    if cfg.init and ckpt is None:
+        try:
+            load_imagenet_trunk(model.rgb_encoder, cfg.init)
+        except (FileNotFoundError, ValueError) as e:
+            raise ConfigError(str(e)) from None
+    model.to(info.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    plateau = Plateau(patience=cfg.plateau_patience, max_drops=cfg.lr_drops)
+    state = RunState()
+    if ckpt is not None:
+        model.load_state_dict(ckpt["state_dict"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        plateau = Plateau(**ckpt.get("plateau", asdict(plateau)))
+        state = RunState(step=int(ckpt["step"]), epoch=int(ckpt.get("epoch", 0)),
+                         batch_in_epoch=int(ckpt.get("batch_in_epoch", 0)),
+                         metrics=dict(ckpt["metrics"]))
+    torch.manual_seed(cfg.seed * 7919 + info.rank + state.step)  # sampling noise per rank
+    wrapped = (DistributedDataParallel(model, device_ids=[info.local_rank]
+                                       if info.device.startswith("cuda") else None)
+               if info.distributed else model)
+
+    data_meta = {"crop_size": net.crop_size, "cloud_points": net.cloud_points,
+                 "heatmap_size": net.heatmap_size, "spec": cfg.data, "n_train": n,
+                 "labelled": n_labelled,
+                 "normalisation": "(p - middle MCP) / |middle MCP - middle PIP|"}
+
+    def save(tag: str = LAST) -> Path:
+        return save_checkpoint(
+            out_dir / tag, strategy=strategy.name, config=net, data=data_meta,
+            state_dict=model.state_dict(), metrics=state.metrics, train=asdict(cfg),
+            optimizer=optimizer.state_dict(), plateau=asdict(plateau), step=state.step,
+            epoch=state.epoch, batch_in_epoch=state.batch_in_epoch)
+
+    def run_eval() -> None:
+        if eval_set is None or not info.is_main:
+            return
+        summary, _ = evaluate(inference_net_from(model), eval_set, batch_size=cfg.batch_size,
+                              device=info.device, max_samples=cfg.eval_samples,
+                              progress=False)
+        state.metrics.update({f"eval_{k}": v for k, v in summary.items()})
+        state.metrics["eval_step"] = state.step
+        if writer is not None:
+            for k, v in summary.items():
+                writer.add_scalar(f"eval/{k}", v, state.step)
+        _append_csv(out_dir / "eval.csv", {"step": state.step, **summary})
+
+    writer = None
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out_dir / "tb"))
+    weights = LossWeights(beta_prime=cfg.beta_prime, lambda_heat=cfg.lambda_heat,
+                          lambda_cloud=cfg.lambda_cloud)
+    sums: dict[str, float] = {}
+    window: list[float] = []
+    interrupted = False
+    bar = tqdm(total=cfg.steps, initial=state.step, desc=f"train {strategy.name}",
+               disable=not (cfg.progress and info.is_main), dynamic_ncols=True)
+    try:
+        while state.step < cfg.steps:
+            batches = epoch_batches(n, cfg.batch_size, cfg.seed, state.epoch, info.rank,
+                                    info.world_size)
+            if not batches:
+                raise ConfigError("no full batch per epoch; lower --batch-size")
+            g = torch.Generator().manual_seed(cfg.seed * 31 + state.epoch * 1009 + info.rank)
+            loader = DataLoader(train_set, batch_sampler=batches[state.batch_in_epoch:],
+                                num_workers=cfg.workers, worker_init_fn=_seed_worker,
+                                generator=g, pin_memory=info.device.startswith("cuda"))
+            for batch in loader:
+                batch = _to(batch, info.device)
+                weights.beta = beta_at(cfg, state.step)
+                wrapped.train()
+                out = wrapped(*model_inputs(strategy, batch))
+                labelled = batch["index"] < n_labelled
+                terms = compute_loss(strategy, batch, out, weights, labelled)
+                total = terms["total"]
+                if not torch.isfinite(total):
+                    raise FloatingPointError(
+                        f"the loss became {total.item()} at step {state.step}; lower --lr "
+                        f"(now {optimizer.param_groups[0]['lr']:g}) or check the data")
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                optimizer.step()
+                state.step += 1
+                state.batch_in_epoch += 1
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+                window.append(float(total.detach()))
+                bar.update(1)
+                if state.step % cfg.log_every == 0 or state.step == cfg.steps:
+                    count = (state.step - 1) % cfg.log_every + 1
+                    row = {"step": state.step, "lr": optimizer.param_groups[0]["lr"],
+                           "beta": weights.beta, **{k: v / count for k, v in sums.items()}}
+                    sums.clear()
+                    state.metrics["train_total"] = row["total"]
+                    if info.is_main:
+                        bar.set_postfix(loss=f"{row['total']:.4g}", lr=f"{row['lr']:.1e}")
+                        _append_csv(out_dir / "log.csv", row)
+                        for k, v in row.items():
+                            if k != "step":
+                                writer.add_scalar(f"train/{k}", v, state.step)
+                if state.step % cfg.plateau_every == 0:
+                    mean = ddp.all_reduce_mean(torch.tensor(float(np.mean(window))), info)
+                    window.clear()
+                    if plateau.step(float(mean), optimizer) and info.is_main:
+                        bar.write(f"step {state.step}: loss plateau, lr -> "
+                                  f"{optimizer.param_groups[0]['lr']:.1e}")
+                if cfg.eval_every and state.step % cfg.eval_every == 0 and state.step < cfg.steps:
+                    run_eval()
+                    ddp.barrier(info)
+                if state.step % cfg.ckpt_every == 0 and info.is_main:
+                    save()
+                if state.step >= cfg.steps:
+                    break
+            else:
+                state.epoch += 1
+                state.batch_in_epoch = 0
+    except KeyboardInterrupt:
+        interrupted = True
+    bar.close()
+    if not interrupted:
+        run_eval()
+    path = out_dir / LAST
+    if info.is_main:
+        save()
+        if interrupted:
+            print(f"interrupted at step {state.step}: checkpoint saved to {path}; continue "
+                  "with the same command and --resume")
+        writer.close()
+    ddp.barrier(info)
+    return {"model": model, "metrics": dict(state.metrics), "checkpoint": path,
+            "step": state.step, "interrupted": interrupted}
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def labelled_subset_size(n: int, labelled_fraction: float) -> int:
+    """How many samples (the lowest indices) keep their pose label."""
+    return math.ceil(labelled_fraction / 100.0 * n)

@@ -1,0 +1,176 @@
+"""The four training strategies of Yang et al. (2019) and the cross-modal VAE they train.
+
+| name  | paper        | encoders                    | decoders          |
+|-------|--------------|-----------------------------|-------------------|
+| s1    | Eq. 1        | RGB                         | pose              |
+| s2-h  | Alg. 1       | RGB                         | pose + heat maps  |
+| s2-c  | Alg. 1       | RGB                         | pose + cloud      |
+| s2-ch | Alg. 1       | RGB                         | pose + cloud + heat |
+| s3    | Alg. 2, Eq. 3 | RGB and joint RGB+cloud    | pose + cloud + heat |
+| s4    | Alg. 3, Eq. 4 | RGB and cloud, separately  | pose + cloud + heat |
+
+Losses (minimised, batch means of per-sample terms; recon(z) = pose + lambda_heat heat +
+lambda_cloud (Chamfer + EMD) of the decoders a strategy has, the pose term only on labelled
+samples):
+- s1, s2-*: recon(z_x) + beta KL(q(z|x) || p)
+- s3: recon(z_j) + beta KL(q(z|x,C) || p) + recon(z_x) + beta KL(q(z|x) || p)
+      + beta' KL(q(z|x,C) || q(z|x)); the joint encoder concatenates the RGB trunk's features
+      (the trunk is shared with q(z|x)) with its own ResPEL features before its mean/var heads.
+- s4: recon(z_x) + recon(z_C) + recon(z_joint) + beta (KL(q(z|x) || p) + KL(q(z|C) || p)),
+      z_joint ~ GProd(prior, q(z|x), q(z|C)) (product of experts).
+At test time every strategy uses the RGB encoder's mean only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from model.cloud_encoder import CloudEncoder, ResPEL
+from model.decoders import CloudDecoder, HeatmapDecoder, PoseDecoder
+from model.distributions import (
+    GaussianHead,
+    kl_normal,
+    kl_to_prior,
+    product_of_experts,
+    reparameterise,
+)
+from model.losses import chamfer_distance, emd_loss, heatmap_loss, pose_loss
+from model.net_config import NetConfig
+from model.rgb_encoder import TRUNK_FEATURES, RGBEncoder
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    paper: str
+    encoders: str  # "rgb" | "rgb+joint" (s3) | "rgb+cloud" (s4)
+    heat: bool  # has a heat-map decoder
+    cloud: bool  # has a point-cloud decoder
+
+    @property
+    def needs_depth(self) -> bool:
+        """True if training needs ground-truth point clouds (as a target or an input)."""
+        return self.cloud or self.encoders != "rgb"
+
+    @property
+    def latents(self) -> tuple[str, ...]:
+        """The latents that are decoded during training: x (RGB), j (joint), w (cloud)."""
+        return {"rgb": ("x",), "rgb+joint": ("j", "x"), "rgb+cloud": ("x", "w", "j")}[self.encoders]
+
+
+STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
+    Strategy("s1", "S1 (Eq. 1): R -> P", "rgb", heat=False, cloud=False),
+    Strategy("s2-h", "S2 (Alg. 1): R -> H + P", "rgb", heat=True, cloud=False),
+    Strategy("s2-c", "S2 (Alg. 1): R -> C + P", "rgb", heat=False, cloud=True),
+    Strategy("s2-ch", "S2 (Alg. 1): R -> C + H + P", "rgb", heat=True, cloud=True),
+    Strategy("s3", "S3 (Alg. 2, Eq. 3): joint RGB+C, KL alignment", "rgb+joint", True, True),
+    Strategy("s4", "S4 (Alg. 3, Eq. 4): product of experts", "rgb+cloud", True, True),
+)}
+
+
+def get_strategy(name: str) -> Strategy:
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    return STRATEGIES[name]
+
+
+@dataclass
+class LossWeights:
+    beta: float = 1e-5  # KL to the prior (annealed by the training loop)
+    beta_prime: float = 1.0  # s3: KL(q(z|x,C) || q(z|x))
+    lambda_heat: float = 0.01
+    lambda_cloud: float = 1.0
+
+
+class CrossModalVAE(nn.Module):
+    """All networks one strategy trains. Submodule names match model.inference.HandPoseNet
+    (rgb_encoder, pose_decoder, cloud_decoder), so its state dict loads there directly."""
+
+    def __init__(self, config: NetConfig, strategy: Strategy):
+        super().__init__()
+        self.config = config
+        self.strategy = strategy
+        self.rgb_encoder = RGBEncoder(config)
+        self.pose_decoder = PoseDecoder(config)
+        self.heat_decoder = HeatmapDecoder(config) if strategy.heat else None
+        self.cloud_decoder = CloudDecoder(config) if strategy.cloud else None
+        self.cloud_encoder = CloudEncoder(config) if strategy.encoders == "rgb+cloud" else None
+        if strategy.encoders == "rgb+joint":
+            self.joint_cloud_trunk = ResPEL(config)
+            self.joint_head = GaussianHead(TRUNK_FEATURES + config.cloud_feature_dim,
+                                           config.latent_dim)
+        else:
+            self.joint_cloud_trunk = self.joint_head = None
+
+    def decode(self, z: Tensor) -> dict[str, Tensor]:
+        """z (B, D) -> {"pose": (B, 21, 3), "heat": (B, 21, H, H), "cloud": (B, N, 3)}."""
+        out = {"pose": self.pose_decoder(z)}
+        if self.heat_decoder is not None:
+            out["heat"] = self.heat_decoder(z)
+        if self.cloud_decoder is not None:
+            out["cloud"] = self.cloud_decoder(z)
+        return out
+
+    def forward(self, rgb: Tensor, cloud: Tensor | None = None) -> dict:
+        """rgb (B, 3, S, S) in [0, 1]; cloud (B, N, 3) for s3/s4. Returns the posteriors
+        {"q_x": (mu, logvar), ["q_j", "q_w"]} and the decodings {"dec_x": {...}, ...} of
+        reparameterised samples (of the means in eval mode)."""
+        s = self.strategy
+        feat = self.rgb_encoder.features(rgb)  # (B, 512)
+        out: dict = {"q_x": self.rgb_encoder.head(feat)}
+        if s.encoders != "rgb" and cloud is None:
+            raise ValueError(f"strategy {s.name} needs the point cloud as an input")
+        if s.encoders == "rgb+joint":
+            joint_feat = torch.cat([feat, self.joint_cloud_trunk(cloud)], dim=-1)  # (B, 512+F)
+            out["q_j"] = self.joint_head(joint_feat)
+        elif s.encoders == "rgb+cloud":
+            out["q_w"] = self.cloud_encoder(cloud)
+            out["q_j"] = product_of_experts([out["q_x"][0], out["q_w"][0]],
+                                            [out["q_x"][1], out["q_w"][1]], prior=True)
+        for k in s.latents:
+            mu, logvar = out[f"q_{k}"]
+            z = reparameterise(mu, logvar) if self.training else mu
+            out[f"dec_{k}"] = self.decode(z)
+        return out
+
+
+def compute_loss(strategy: Strategy, batch: dict, out: dict, w: LossWeights,
+                 labelled: Tensor) -> dict[str, Tensor]:
+    """Every loss term (batch means) and "total", the objective to minimise.
+
+    batch: the training sample dict (contracts.md section 1), batched; out: CrossModalVAE output;
+    labelled: (B,) bool, the samples whose pose term counts (weak supervision)."""
+    terms: dict[str, Tensor] = {}
+    total = torch.zeros((), device=labelled.device)
+    mask = labelled.float()  # (B,)
+    for k in strategy.latents:
+        dec = out[f"dec_{k}"]
+        t_pose = (pose_loss(dec["pose"], batch["pose"]) * mask).mean()
+        terms[f"pose_{k}"] = t_pose
+        total = total + t_pose
+        if "heat" in dec:
+            terms[f"heat_{k}"] = heatmap_loss(dec["heat"], batch["heat"]).mean()
+            total = total + w.lambda_heat * terms[f"heat_{k}"]
+        if "cloud" in dec:
+            terms[f"chamfer_{k}"] = chamfer_distance(dec["cloud"], batch["cloud"]).mean()
+            terms[f"emd_{k}"] = emd_loss(dec["cloud"], batch["cloud"]).mean()
+            total = total + w.lambda_cloud * (terms[f"chamfer_{k}"] + terms[f"emd_{k}"])
+    terms["kl_x"] = kl_to_prior(*out["q_x"]).mean()
+    total = total + w.beta * terms["kl_x"]
+    if strategy.encoders == "rgb+joint":
+        terms["kl_j"] = kl_to_prior(*out["q_j"]).mean()
+        terms["kl_j_x"] = kl_normal(*out["q_j"], *out["q_x"]).mean()
+        total = total + w.beta * terms["kl_j"] + w.beta_prime * terms["kl_j_x"]
+    elif strategy.encoders == "rgb+cloud":
+        terms["kl_w"] = kl_to_prior(*out["q_w"]).mean()
+        total = total + w.beta * terms["kl_w"]
+    terms["total"] = total
+    return terms
+
+
+def model_inputs(strategy: Strategy, batch: dict) -> tuple[Tensor, Tensor | None]:
+    """(rgb (B, 3, S, S), cloud (B, N, 3) or None) for CrossModalVAE.forward."""
+    return batch["rgb"], (batch["cloud"] if strategy.encoders != "rgb" else None)

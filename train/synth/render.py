@@ -1,0 +1,263 @@
+"""One synthetic frame: hand parameters + camera + scene -> image, depth, mask and ground truth.
+
+`render_sample(config, seed)` draws everything at random from one integer seed (so a data set is
+the same whatever the number of workers); `render_hand(...)` renders given parameters (used by
+the sequence renderer for the demo stream).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from train.synth import raster
+from train.synth.kinematics import Skeleton, forward_kinematics, sample_pose
+from train.synth.primitives import PERSON_LABEL, build_primitives, joint_radii
+from train.synth.scene import (
+    clutter_shape,
+    image_background,
+    procedural_background,
+    sample_intrinsics,
+    sample_lights,
+    sensor_effects,
+)
+from train.synth.shape import HandShape, sample_shape
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Random scene generation.
+
+    size: square image side (px); hfov_deg: range of the horizontal field of view of the
+    webcam-like camera (deg); distance_m: range of the camera-to-palm distance (metres);
+    p_clutter: chance of background clutter; p_occluder: chance of an object in front of the hand;
+    backgrounds: image files to use as backgrounds (else procedural only); p_photo: chance of
+    a photo background when backgrounds are given; sensor: blur / noise / JPEG on.
+    """
+
+    size: int = 320
+    hfov_deg: tuple[float, float] = (50.0, 75.0)
+    distance_m: tuple[float, float] = (0.25, 0.8)
+    p_clutter: float = 0.6
+    p_occluder: float = 0.25
+    backgrounds: tuple[Path, ...] = ()
+    p_photo: float = 0.6
+    sensor: bool = True
+
+
+@dataclass
+class HandParams:
+    """Everything that defines one hand in the camera frame.
+
+    pose: (POSE_DIM,) joint angles (radians); shape: HandShape; side: 0 left / 1 right;
+    rot: (3, 3) hand frame -> camera rotation; trans: (3,) hand-frame origin (wrist) in the
+    camera, metres; forearm_dir: (3,) forearm direction in the hand frame.
+    """
+
+    pose: np.ndarray
+    shape: HandShape
+    side: int
+    rot: np.ndarray
+    trans: np.ndarray
+    forearm_dir: np.ndarray = field(default_factory=lambda: np.array([0.0, -1.0, 0.0]))
+
+
+@dataclass
+class SynthFrame:
+    """A rendered frame and its ground truth.
+
+    rgb: (H, W, 3) uint8 RGB; depth_m: (H, W) float32 metres (every pixel has a depth);
+    mask: (H, W) uint8 RHD labels (0 bg, 1 forearm, 2-17 left hand parts, 18-33 right);
+    joints_m: (21, 3) float64 metres, camera frame, canonical order (model.hand.Joint);
+    uv_px: (21, 2) pixels; vis: (21,) bool; K: (3, 3); side: 0 left / 1 right.
+    """
+
+    rgb: np.ndarray
+    depth_m: np.ndarray
+    mask: np.ndarray
+    joints_m: np.ndarray
+    uv_px: np.ndarray
+    vis: np.ndarray
+    K: np.ndarray
+    side: int
+
+
+def palm_centre(shape: HandShape) -> np.ndarray:
+    """A point in the middle of the palm (hand frame, right hand), metres."""
+    return 0.5 * shape.skeleton.mcp[1] + np.array([0.0, 0.0, 0.0])
+
+
+def place_hand(rng: np.random.Generator, shape: HandShape, K: np.ndarray, width: int,
+               height: int, distance_m=(0.25, 0.8)) -> tuple[np.ndarray, np.ndarray]:
+    """A random orientation (uniform on SO(3)) and a position that puts the palm centre at
+    distance_m from the camera, inside the central part of the image. Returns (rot, trans)."""
+    rot = Rotation.random(random_state=rng).as_matrix()
+    dist = rng.uniform(*distance_m)
+    u = rng.uniform(0.3, 0.7) * width
+    v = rng.uniform(0.3, 0.7) * height
+    d = np.linalg.solve(K, np.array([u, v, 1.0]))
+    target = d / np.linalg.norm(d) * dist
+    trans = target - rot @ palm_centre(shape)
+    return rot, trans
+
+
+def _forearm_ok(hand: HandParams) -> bool:
+    """False when the forearm would reach the camera (the camera would sit inside the arm)."""
+    d = hand.rot @ (hand.forearm_dir / np.linalg.norm(hand.forearm_dir))
+    s = hand.shape.scale
+    a = hand.trans
+    b = a + d * 0.3 * s
+    t = np.clip(-(a @ (b - a)) / max((b - a) @ (b - a), 1e-12), 0.0, 1.0)
+    closest = a + t * (b - a)
+    return bool(np.linalg.norm(closest) > 0.06 * s + 0.08 and min(a[2], b[2]) > 0.06)
+
+
+def render_hand(hand: HandParams, K: np.ndarray, width: int, height: int,
+                background: np.ndarray, bg_depth_m: np.ndarray, lights, specular: float = 0.08):
+    """Render one hand over a background (no sensor effects).
+
+    background: (H, W, 3) float32 in [0, 1]; bg_depth_m: (H, W) float32 (> 0); lights: from
+    scene.sample_lights. Returns (image (H, W, 3) float32, depth (H, W) float32,
+    mask (H, W) uint8, joints_m (21, 3), zbuf (H, W) float64 of the hand only).
+    """
+    if hand.shape.forearm and not _forearm_ok(hand):
+        hand = HandParams(hand.pose, _no_forearm(hand.shape), hand.side, hand.rot, hand.trans,
+                          hand.forearm_dir)
+    joints_h, frames_h = forward_kinematics(hand.pose, hand.shape.skeleton)
+    prims, joints_cam = build_primitives(joints_h, frames_h, hand.shape, hand.side, hand.rot,
+                                         hand.trans, hand.forearm_dir)
+    prims[:, 22:28] = prims[:, 22:28] ** 2.2  # albedo to linear light
+    zbuf, normal, pid = raster.new_buffers(height, width)
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    raster.rasterise(prims, fx, fy, cx, cy, zbuf, normal, pid)
+    image = np.array(background, dtype=np.float32, copy=True)
+    depth = np.array(bg_depth_m, dtype=np.float32, copy=True)
+    mask = np.zeros((height, width), np.uint8)
+    hit = pid >= 0
+    rows, cols = np.nonzero(hit.any(axis=1))[0], np.nonzero(hit.any(axis=0))[0]
+    if len(rows) == 0:
+        return image, depth, mask, joints_cam, zbuf
+    box = np.array([cols[0], cols[-1], rows[0], rows[-1]], np.int64)
+    # screen-space ambient occlusion: pixels deeper than their neighbourhood are in a crease
+    hit_c = hit[box[2]:box[3] + 1, box[0]:box[1] + 1].astype(np.float32)
+    z = np.where(hit_c > 0, zbuf[box[2]:box[3] + 1, box[0]:box[1] + 1], 0.0).astype(np.float32)
+    k = int(max(3, 0.02 * fx / max(float(joints_cam[9, 2]), 0.05))) | 1
+    zmean = cv2.blur(cv2.blur(z, (k, k)), (k, k))
+    wmean = cv2.blur(cv2.blur(hit_c, (k, k)), (k, k))
+    zmean = zmean / np.maximum(wmean, 1e-3)
+    ao = np.clip(1.0 - 25.0 * np.maximum(z - zmean, 0.0), 0.35, 1.0).astype(np.float32)
+    ambient, ldir, lcol = lights
+    raster.shade(prims, pid, zbuf, normal, ao, fx, fy, cx, cy, np.asarray(ambient, np.float64),
+                 np.ascontiguousarray(ldir, np.float64), np.ascontiguousarray(lcol, np.float64),
+                 float(specular), box, raster.GAMMA_LUT, image, depth, mask)
+    return image, depth, mask, joints_cam, zbuf
+
+
+def _no_forearm(shape: HandShape) -> HandShape:
+    return HandShape(shape.skeleton, shape.radius, shape.palm_width, shape.skin_dorsal,
+                     shape.skin_palmar, shape.nail, shape.sleeve, shape.sleeve_start_m, False)
+
+
+def visibility(joints_m: np.ndarray, uv_px: np.ndarray, depth_m: np.ndarray,
+               hand: np.ndarray, radii: np.ndarray, tol_m: float = 0.01,
+               window_px: int = 1) -> np.ndarray:
+    """A joint is visible if, within window_px pixels of its projection, some pixel shows this
+    hand (hand: (H, W) bool) at a depth within the joint's surface radius + tol_m of the joint.
+    joints_m: (21, 3); uv_px: (21, 2); depth_m: (H, W) metres of the final frame. (21,) bool."""
+    h, w = depth_m.shape
+    vis = np.zeros(len(joints_m), bool)
+    for j, (u, v) in enumerate(np.round(uv_px).astype(int)):
+        u0, u1 = max(u - window_px, 0), min(u + window_px + 1, w)
+        v0, v1 = max(v - window_px, 0), min(v + window_px + 1, h)
+        if u0 >= u1 or v0 >= v1:
+            continue
+        d = depth_m[v0:v1, u0:u1]
+        ok = hand[v0:v1, u0:u1] & (np.abs(d - joints_m[j, 2]) <= radii[j] + tol_m)
+        vis[j] = bool(ok.any())
+    return vis
+
+
+def project_px(points_m: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(N, 3) metres (z > 0) -> (N, 2) pixels."""
+    p = points_m @ K.T
+    return p[:, :2] / p[:, 2:3]
+
+
+def sample_hand(rng: np.random.Generator, K: np.ndarray, width: int, height: int,
+                distance_m=(0.25, 0.8)) -> HandParams:
+    """A random hand (pose, shape, side, placement) that lies in front of the camera."""
+    shape = sample_shape(rng)
+    pose = sample_pose(rng)
+    side = int(rng.integers(0, 2))
+    fdir = np.array([0.0, -1.0, 0.0])
+    wf, wd = rng.uniform(-0.8, 0.8), rng.uniform(-0.3, 0.3)
+    fdir = np.array([math.sin(wd), -math.cos(wd) * math.cos(wf), math.cos(wd) * math.sin(wf)])
+    for _ in range(20):
+        rot, trans = place_hand(rng, shape, K, width, height, distance_m)
+        joints_h, _ = forward_kinematics(pose, shape.skeleton)
+        if side == 0:
+            joints_h = joints_h * np.array([-1.0, 1.0, 1.0])
+        z = (joints_h @ rot.T + trans)[:, 2]
+        if z.min() > 0.1:
+            break
+    return HandParams(pose, shape, side, rot, trans, fdir)
+
+
+def render_sample(config: SynthConfig, seed) -> SynthFrame:
+    """A fully random training frame from a seed (an int or ints, e.g. (seed, split, i))."""
+    rng = np.random.default_rng(seed)
+    S = config.size
+    K = sample_intrinsics(rng, S, S, config.hfov_deg)
+    hand = sample_hand(rng, K, S, S, config.distance_m)
+    lights = sample_lights(rng)
+
+    if config.backgrounds and rng.random() < config.p_photo:
+        path = config.backgrounds[int(rng.integers(len(config.backgrounds)))]
+        bg = image_background(rng, path, S, S)
+    else:
+        bg = procedural_background(rng, S, S)
+    hand_z = float(hand.trans[2])
+    far = hand_z + rng.uniform(0.4, 2.5)
+    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32) / S - 0.5
+    gx, gy = rng.uniform(-0.3, 0.3, 2)
+    bg_depth = (far * (1.0 + gx * xx + gy * yy)).astype(np.float32)
+
+    # clutter behind the hand
+    if rng.random() < config.p_clutter:
+        for _ in range(int(rng.integers(1, 5))):
+            m, col = clutter_shape(rng, S, S, rng.uniform(0, S, 2), rng.uniform(0.1, 0.5) * S)
+            zc = rng.uniform(hand_z + 0.12, far)
+            sel = m & (bg_depth > zc)
+            bg[sel], bg_depth[sel] = col[sel], zc
+
+    image, depth, mask, joints, _ = render_hand(hand, K, S, S, bg, bg_depth, lights,
+                                                 specular=rng.uniform(0.02, 0.15))
+    uv = project_px(joints, K)
+
+    # an occluder in front of the hand, covering part of it
+    if rng.random() < config.p_occluder:
+        span = float(np.ptp(uv, axis=0).max())
+        c = uv[int(rng.integers(0, 21))] + rng.normal(0, 0.3 * span, 2)
+        m, col = clutter_shape(rng, S, S, c, rng.uniform(0.3, 0.7) * span)
+        zc = rng.uniform(0.08, max(float(joints[:, 2].min()) - 0.03, 0.09))
+        sel = m & (depth > zc)
+        image[sel], depth[sel], mask[sel] = col[sel], zc, 0
+
+    vis = visibility(joints, uv, depth, hand_pixels(mask), joint_radii(hand.shape))
+    rgb = sensor_effects(rng, image) if config.sensor else np.clip(
+        image * 255 + 0.5, 0, 255).astype(np.uint8)
+    return SynthFrame(rgb, depth, mask, joints, uv, vis, K, hand.side)
+
+
+def hand_pixels(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool of the hand labels (2..33) of an RHD mask."""
+    return mask > PERSON_LABEL
+
+
+__all__ = ["SynthConfig", "HandParams", "SynthFrame", "render_sample", "render_hand",
+           "sample_hand", "Skeleton"]
