@@ -71,7 +71,9 @@ def _fold_mlp(in_dim: int, hidden: int) -> nn.Sequential:
 
 class CloudDecoder(nn.Module):
     """FoldingNet: z (B, D) -> point cloud (B, N, 3). Fold 1 maps [z, grid] -> 3D, fold 2 maps
-    [z, fold 1] -> 3D (the second fold refines the first)."""
+    [z, fold 1] -> 3D. Both folds are residual (fold 1 starts from the grid lifted to the z = 0
+    plane, fold 2 refines fold 1), so the untrained decoder already spreads its points instead
+    of collapsing them, which shortens the slow start of Chamfer/EMD training."""
 
     def __init__(self, config: NetConfig):
         super().__init__()
@@ -83,5 +85,6 @@ class CloudDecoder(nn.Module):
         n = self.grid.shape[0]
         zz = z.unsqueeze(1).expand(-1, n, -1)  # (B, N, D)
         grid = self.grid.unsqueeze(0).expand(z.shape[0], -1, -1)  # (B, N, 2)
-        p1 = self.fold1(torch.cat([zz, grid], dim=-1))  # (B, N, 3)
-        return self.fold2(torch.cat([zz, p1], dim=-1))  # (B, N, 3)
+        lifted = torch.cat([grid, torch.zeros_like(grid[..., :1])], dim=-1)  # (B, N, 3)
+        p1 = lifted + self.fold1(torch.cat([zz, grid], dim=-1))  # (B, N, 3)
+        return p1 + self.fold2(torch.cat([zz, p1], dim=-1))  # (B, N, 3)

@@ -318,8 +318,9 @@ class Engine:
             s = self.metric.hand_size_m
             for i, (tr, cam) in enumerate(zip(tracks, cams)):
                 rel = out.pose[i].astype(np.float64) * s  # (21, 3) m, crop camera
-                uv_crop = transform_points(cam.H, tr.uv_px)  # (21, 2) crop px
-                fit = fit_root(rel, uv_crop, cam.K_virtual, config=self.metric)
+                obs_uv, obs_w = tr.observations()
+                uv_crop = transform_points(cam.H, obs_uv)  # (21, 2) crop px
+                fit = fit_root(rel, uv_crop, cam.K_virtual, obs_w, config=self.metric)
                 joints_v = rel + fit.t_m
                 joints_m = joints_v @ cam.R.T  # (21, 3) camera frame
                 uv_fit = project_px(joints_m, K) if fit.ok and np.all(joints_m[:, 2] > 0) else None

@@ -26,7 +26,7 @@ max_residual)), in [0, 1].
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -34,13 +34,21 @@ import numpy as np
 from app.engine.detect import Detection
 from app.results import RIGHT
 from model.geometry import Box
+from model.hand import Joint
+
+# The palm's keypoints move rigidly with the hand (fingers articulate on their own): the motion
+# of the hand between frames is measured on these only.
+PALM = np.array([Joint.WRIST, Joint.THUMB_CMC, Joint.INDEX_MCP, Joint.MIDDLE_MCP, Joint.RING_MCP,
+                 Joint.LITTLE_MCP])
 
 
 @dataclass
 class TrackerConfig:
     """max_hands: 1 or 2. box_margin: crop side / keypoint extent. iou_match: least IoU for a
     detection to update a track. redetect_interval: frames between detector runs while at least
-    one but fewer than max_hands hands are tracked. flow_roi_px: side of the window the flow
+    one but fewer than max_hands hands are tracked. refresh_interval: frames after which the
+    detector runs again even when every hand is tracked, to correct the drift of the optical
+    flow (0 = never). flow_roi_px: side of the window the flow
     runs in, covering flow_roi_scale times the hand's box; lk_window_px, lk_levels: Lucas-Kanade
     window and pyramid levels; fb_max_px: forward-backward tolerance, in window pixels
     (flow_roi_px across). min_flow_points: keypoints that must survive. min_box_px:
@@ -51,12 +59,13 @@ class TrackerConfig:
     box_margin: float = 1.4
     iou_match: float = 0.2
     redetect_interval: int = 10
+    refresh_interval: int = 15
     flow_roi_px: int = 96
     flow_roi_scale: float = 1.6
     lk_window_px: int = 9
     lk_levels: int = 2
     fb_max_px: float = 1.0
-    min_flow_points: int = 5
+    min_flow_points: int = 3
     min_box_px: float = 24.0
     max_residual: float = 0.3
     duplicate_iou: float = 0.5
@@ -66,7 +75,8 @@ class TrackerConfig:
 class Track:
     """hand_id: stable id (never reused); side: LEFT/RIGHT by majority of the detector's votes;
     uv_px: (21, 2) keypoints in the current frame; detected: uv_px came from the detector in
-    this frame; flow_kept: fraction of keypoints the optical flow kept (1 after a detection);
+    this frame; obs_uv, obs_w: this frame's 2D measurements (see observations());
+    flow_kept: fraction of palm keypoints the optical flow kept (1 after a detection);
     confidence in [0, 1]; age: frames since creation."""
 
     hand_id: int
@@ -78,7 +88,16 @@ class Track:
     age: int = 0
     right_votes: float = 0.0
     votes: float = 0.0
-    extra: dict = field(default_factory=dict)
+    obs_uv: np.ndarray | None = None
+    obs_w: np.ndarray | None = None
+
+    def observations(self) -> tuple[np.ndarray, np.ndarray]:
+        """The 2D measurements of this frame for the metric fit: (uv (21, 2) px, weights (21,)).
+        After a detection all 21 detected keypoints; after optical flow the palm keypoints that
+        the flow followed (weight 1; the other joints weight 0)."""
+        if self.detected or self.obs_uv is None:
+            return self.uv_px, np.ones(len(self.uv_px))
+        return self.obs_uv, self.obs_w
 
     def box(self, margin: float) -> Box:
         return keypoint_box(self.uv_px, margin)
@@ -139,7 +158,7 @@ class Tracker:
             M = np.array([[s, 0.0, -s * x0], [0.0, s, -s * y0]])
             a = cv2.warpAffine(prev_gray, M, (R, R), flags=cv2.INTER_LINEAR)
             bimg = cv2.warpAffine(gray, M, (R, R), flags=cv2.INTER_LINEAR)
-            p0 = ((t.uv_px - (x0, y0)) * s).astype(np.float32).reshape(-1, 1, 2)
+            p0 = ((t.uv_px[PALM] - (x0, y0)) * s).astype(np.float32).reshape(-1, 1, 2)
             p1, st1, _ = cv2.calcOpticalFlowPyrLK(a, bimg, p0, None, winSize=win,
                                                   maxLevel=c.lk_levels, criteria=crit)
             back, st2, _ = cv2.calcOpticalFlowPyrLK(bimg, a, p1, None, winSize=win,
@@ -154,10 +173,14 @@ class Tracker:
             dst = p1.reshape(-1, 2)[g] / s + (x0, y0)
             A, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
                                                  ransacReprojThreshold=2.0 / s)
-            if A is None or inl is None or int(inl.sum()) < min(c.min_flow_points, 3):
+            if A is None or inl is None or int(inl.sum()) < c.min_flow_points:
                 lost.append(t)
                 continue
             t.uv_px = t.uv_px @ A[:, :2].T + A[:, 2]
+            t.obs_w = np.zeros(len(t.uv_px))
+            t.obs_w[PALM[g]] = 1.0
+            t.obs_uv = t.uv_px.copy()
+            t.obs_uv[PALM[g]] = dst
             if not self._box_ok(t, w, h):
                 lost.append(t)
         self._drop(lost)
@@ -179,6 +202,8 @@ class Tracker:
         """True when the detector should run on this frame (see the module docstring)."""
         n = len(self.tracks)
         if n == 0 or self._lost_this_frame:
+            return True
+        if self.config.refresh_interval and self._since_detection >= self.config.refresh_interval:
             return True
         return n < self.config.max_hands and self._since_detection >= self.config.redetect_interval
 

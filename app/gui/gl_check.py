@@ -4,6 +4,7 @@ to a 2D-only view and says why."""
 
 from __future__ import annotations
 
+from PyQt6.QtCore import QCoreApplication, Qt
 from PyQt6.QtGui import QGuiApplication, QOffscreenSurface, QOpenGLContext
 
 
@@ -33,3 +34,10 @@ def opengl_problem() -> str | None:
     finally:
         surface.destroy()
     return None
+
+
+def share_gl_contexts() -> None:
+    """Call before the QApplication exists. pyqtgraph compiles each item type's shader once per
+    process; with shared contexts that program stays valid for every later GL view (a second
+    window, a test that opens several) instead of failing with GL_INVALID_VALUE."""
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts, True)

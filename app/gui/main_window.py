@@ -28,7 +28,7 @@ from PyQt6.QtWidgets import (
 
 from app.gui.banner import Banner
 from app.gui.config import GuiConfig
-from app.gui.gl_check import opengl_problem
+from app.gui.gl_check import opengl_problem, share_gl_contexts
 from app.gui.panel import ControlPanel
 from app.gui.services import GuiServices
 from app.gui.settings import PanelSettings, load_panel_settings, save_panel_settings
@@ -346,8 +346,6 @@ class MainWindow(QMainWindow):
         elif self.engine is not None:
             settings = replace(self.settings)
             self.engine.worker.call(lambda engine: setter(engine, settings))
-            if name == "backend":
-                self._queue_describe()
 
     def refresh_cameras(self) -> None:
         try:
@@ -471,6 +469,7 @@ def run_gui(engine_config=None, args=None) -> int:
     --camera). args: the parsed CLI arguments (optional)."""
     from app.gui.wiring import EngineServices, panel_from_cli
 
+    share_gl_contexts()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("handtrack")
     app.setOrganizationName("handtrack")

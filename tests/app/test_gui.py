@@ -77,6 +77,9 @@ def display():
 def qapp_args(display):
     """pytest-qt builds the QApplication from this: depending on `display` makes sure the
     platform is chosen before the application exists."""
+    from app.gui.gl_check import share_gl_contexts
+
+    share_gl_contexts()  # as run_gui does; several windows open one after another here
     return [sys.argv[0]]
 
 
@@ -93,10 +96,12 @@ def make_window(qtbot, tmp_path):
     QSettings in tmp_path (never the user's)."""
 
     def make(services, settings: PanelSettings | None = None, size=(1100, 640), **config):
+        """size None keeps the restored (or default) size."""
         config.setdefault("settings_file", str(tmp_path / "settings.ini"))
         window = MainWindow(services, GuiConfig(**config), initial=settings)
         qtbot.addWidget(window)  # closed (engine stopped, settings saved) at teardown
-        window.resize(*size)
+        if size is not None:
+            window.resize(*size)
         window.show()
         window.activateWindow()
         return window
@@ -262,7 +267,7 @@ def test_keyboard_shortcuts(qtbot, make_window):
 
 def test_settings_persist_between_runs(qtbot, make_window, tmp_path):
     services = FakeServices()
-    window = make_window(services, demo(), size=(900, 560))
+    window = make_window(services, demo(), size=(1150, 660))
     window.panel.hands_spin.setValue(1)
     window.panel.smoothing_slider.setValue(80)
     window.panel.osc_port_spin.setValue(9123)
@@ -275,10 +280,10 @@ def test_settings_persist_between_runs(qtbot, make_window, tmp_path):
                                                                           "settings.ini"))))
     assert (saved.max_hands, saved.smoothing, saved.osc_port, saved.show_cloud) == \
         (1, 0.8, 9123, True)
-    again = make_window(FakeServices(), None, size=(400, 300))  # restores settings and size
+    again = make_window(FakeServices(), None, size=None)  # restores settings and size
     assert again.settings == saved
     assert again.panel.smoothing_slider.value() == 80 and again.panel.cloud_check.isChecked()
-    assert (again.width(), again.height()) == (900, 560)
+    assert (again.width(), again.height()) == (1150, 660)
 
 
 def test_stale_frames_are_dropped_not_queued(qtbot, make_window):

@@ -87,6 +87,8 @@ class FakeEngine:
 
     def set_backend(self, kind: str) -> None:
         self.calls.append(("backend", kind))
+        self.settings.backend = kind
+        self.on_message(f"backend: fake {kind}")  # as the real engine reports a switch
 
     def set_cloud(self, enabled: bool) -> None:
         self.settings.show_cloud = enabled

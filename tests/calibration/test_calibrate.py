@@ -77,14 +77,15 @@ def test_exact_corners_give_exact_camera():
 
 
 def test_nearly_parallel_views_are_rejected():
-    """Tilts within +-4 deg pass the quick parallel check but leave cx/cy undetermined."""
+    """Tilts within +-2 deg: with the quick parallel check off, the solver's uncertainty check
+    still refuses (cy uncertain by about 4%)."""
     rng = np.random.default_rng(0)
     views = []
     for _ in range(10):
-        d = exact_detection(BOARD, *pose(20 + rng.uniform(-4, 4), -10 + rng.uniform(-4, 4), 5,
+        d = exact_detection(BOARD, *pose(20 + rng.uniform(-2, 2), -10 + rng.uniform(-2, 2), 5,
                                          [rng.uniform(-0.05, 0.05), 0, rng.uniform(0.45, 0.7)],
                                          BOARD))
         d.corners_px += rng.normal(0, 0.1, d.corners_px.shape).astype(np.float32)
         views.append(d)
     with pytest.raises(CalibrationError, match="do not pin the camera down.*tilt the board"):
-        calibrate(views, (W, H))
+        calibrate(views, (W, H), config=CalibrationConfig(min_tilt_spread_deg=0.0))

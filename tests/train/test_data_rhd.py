@@ -95,6 +95,13 @@ def test_augmentation_keeps_image_and_labels_in_agreement(root, crop):
             for j in np.nonzero(s["vis"].numpy() > 0.5)[0]:
                 d = np.hypot(xs - uv_crop[j, 0], ys - uv_crop[j, 1]).min()
                 assert d <= 2.5, f"sample {i} joint {j}: {d:.1f} px off the warped hand"
+            # the crop image is the colour image under the same homography (the HSV value
+            # channel is unchanged by the hue augmentation)
+            color = rhd_format.read_color_png(rhd_format.image_path(root, "training", "color", i))
+            ref = cv2.warpPerspective(color, H, (crop, crop), flags=cv2.INTER_LINEAR)
+            got = (s["rgb"].numpy().transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+            diff = np.abs(got.max(axis=2).astype(int) - ref.max(axis=2).astype(int))
+            assert np.median(diff) <= 1 and np.mean(diff) < 3
             rolls.append(np.arctan2(R[1, 0], R[0, 0]))
     assert np.ptp(rolls) > 1.0  # the roll augmentation actually varies
 
