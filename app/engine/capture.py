@@ -59,6 +59,8 @@ class FrameGrabber:
             if not self.drop:
                 while self._slot is not None and not self._stop.is_set():
                     self._cond.wait(0.05)
+                if self._stop.is_set():
+                    return
             if self._slot is not None:
                 self.dropped += 1
             self._slot = Grabbed(self.captured, frame)

@@ -14,7 +14,7 @@ class Scene3DConfig:
     floor_m: how far below the camera axis the grid lies; max_hands: item slots kept."""
 
     center_depth_m: float = 0.5
-    distance_m: float = 0.8
+    distance_m: float = 0.7
     elevation_deg: float = 16.0
     azimuth_deg: float = -68.0
     grid_m: float = 1.2

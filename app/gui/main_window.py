@@ -66,11 +66,16 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.services = services
         self.config = config or GuiConfig()
+        preload = getattr(services, "preload", None)
+        if preload is not None:  # before the first OpenGL context, see wiring.py
+            preload()
         self.qsettings = open_settings(self.config)
         saved = load_panel_settings(self.qsettings) if self.config.restore_settings \
             else PanelSettings()
         self.settings = replace(initial) if initial is not None else saved
         self.engine: EngineThread | None = None
+        self._stopping: list[EngineThread] = []  # engines that did not stop in time
+        self._closed = False
         self.paused = False
         self.recording_dir: Path | None = None
         self.latest: FramePacket | None = None
@@ -187,6 +192,8 @@ class MainWindow(QMainWindow):
 
     # --- engine lifecycle -----------------------------------------------------------------
     def start_engine(self) -> None:
+        if self._closed:  # e.g. the autostart timer firing after an early close
+            return
         self.stop_engine()
         settings = replace(self.settings)
         self.engine = EngineThread(
@@ -222,7 +229,8 @@ class MainWindow(QMainWindow):
                        engine.worker.finished, engine.worker.sink_started,
                        engine.worker.sink_failed):
             signal.disconnect()
-        if not engine.stop():
+        if not engine.stop():  # keep it referenced until it ends (closeEvent waits again)
+            self._stopping.append(engine)
             self.show_problem("the engine did not stop within 5 s; it is left to finish in the "
                               "background", level="warning")
         if self.recording_dir is not None:
@@ -236,7 +244,7 @@ class MainWindow(QMainWindow):
             return f"camera {s.camera} ({s.width}×{s.height})"
         if s.source == "video":
             return f"video {s.video_path or '(no file chosen)'}"
-        return "the demo"
+        return "the demo" if s.source == "demo" else f"the {s.source} source"
 
     # --- frames ---------------------------------------------------------------------------
     def _on_frame(self, packet: FramePacket) -> None:
@@ -453,11 +461,14 @@ class MainWindow(QMainWindow):
         return pixmap
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        self._closed = True
         if self._fullscreen_3d:
             self.toggle_fullscreen_3d()
         self.save_settings()
         self._watchdog.stop()
         self.stop_engine()
+        for engine in self._stopping:
+            engine.stop(timeout_ms=10000)
         super().closeEvent(event)
 
 

@@ -220,7 +220,8 @@ class ControlPanel(QScrollArea):
         for w in widgets:
             w.blockSignals(True)
         try:
-            self.source_radio[s.source].setChecked(True)
+            if s.source in self.source_radio:  # else a command-line source (--replay...)
+                self.source_radio[s.source].setChecked(True)
             self._select_camera(s.camera)
             index = self.resolution_combo.findData((s.width, s.height))
             if index < 0:

@@ -101,11 +101,11 @@ class Scene3D(gl.GLViewWidget):
                                        color=(0.8, 0.8, 0.85, 0.7), width=1.5))
         self.addItem(gl.GLTextItem(pos=camera_to_view(np.array([0.0, 0.05, 0.0])),
                                    text="camera", font=font, color=(190, 190, 200)))
-        # Depth ticks on the floor, along the camera's line of sight.
+        # Depth ticks on the floor, left of the line of sight (where hands rarely are).
         step = 2 * c.grid_step_m
         for k in range(1, int(c.grid_m / step + 1e-6) + 1):
             depth = step * k
-            self.addItem(gl.GLTextItem(pos=np.array([0.01, depth, -c.floor_m]),
+            self.addItem(gl.GLTextItem(pos=np.array([-0.3, depth, -c.floor_m]),
                                        text=f"{depth:.1f} m", font=font, color=(150, 155, 165)))
 
     def show_result(self, result: FrameResult) -> None:

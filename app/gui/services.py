@@ -17,6 +17,10 @@ class GuiServices(Protocol):
     backends: tuple[str, ...]  # names offered in the panel
     max_hands: int  # the panel offers 1..max_hands
 
+    def preload(self) -> None:
+        """Import what must be loaded before OpenGL (see wiring.preload_inference_stack)."""
+        ...
+
     def list_cameras(self) -> list[tuple[int, str]]:
         """(index, description) of the cameras that exist."""
         ...

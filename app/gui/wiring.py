@@ -4,6 +4,7 @@ onto EngineConfig and the engine's set_* methods."""
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,15 +26,17 @@ def smoothing_cutoff_hz(strength: float) -> float:
 
 
 def engine_config_for(base: EngineConfig, settings: PanelSettings) -> EngineConfig:
-    """The CLI's EngineConfig with the panel's source, backend, hands, smoothing and cloud."""
+    """The CLI's EngineConfig with the panel's source, backend, hands, smoothing and cloud.
+    A source the panel does not offer (--images, --replay from the command line) is kept."""
     s = settings
-    source = replace(base.source, kind=s.source, mirror=s.mirror)
+    source = replace(base.source, mirror=s.mirror)
     if s.source == "camera":
-        source = replace(source, camera=s.camera, width=s.width, height=s.height)
+        source = replace(source, kind="camera", camera=s.camera, width=s.width, height=s.height)
     elif s.source == "video":
-        source = replace(source, path=s.video_path or None, loop=True)
-    elif s.source == "demo":
-        source = replace(source, loop=True)
+        source = replace(source, kind="video", path=s.video_path or None, loop=True)
+    elif s.source == "demo":  # as many demo hands as are tracked
+        source = replace(source, kind="demo", path=None, loop=True,
+                         demo_hands=max(base.source.demo_hands, min(MAX_HANDS, s.max_hands)))
     backend = replace(base.backend, kind=s.backend, with_cloud=s.show_cloud)
     tracker = replace(base.tracker, max_hands=min(MAX_HANDS, max(1, s.max_hands)))
     filt = replace(base.filter, enabled=s.smoothing > 0,
@@ -43,23 +46,40 @@ def engine_config_for(base: EngineConfig, settings: PanelSettings) -> EngineConf
 
 
 def panel_from_cli(saved: PanelSettings, config: EngineConfig | None, args=None) -> PanelSettings:
-    """The saved panel settings, with the source and backend the command line named (if any).
-    A source counts as named when args has demo / video / camera set (argparse namespace)."""
+    """The saved panel settings, overridden by what the command line (app.cli) named: a source
+    (--camera / --video / --demo / --images / --replay), --backend other than auto, --mirror,
+    --cloud, --no-smoothing, --osc HOST:PORT and --record DIR (the folder sessions go to)."""
     if config is None:
         return saved
     out = replace(saved)
     src: SourceConfig = config.source
     named = args is None or any(getattr(args, k, None) not in (None, False)
-                                for k in ("demo", "video", "camera"))
-    if named and src.kind in ("camera", "video", "demo"):
+                                for k in ("demo", "video", "camera", "images", "replay"))
+    if named:
         out.source = src.kind
         if src.kind == "camera":
             out.camera, out.width, out.height = src.camera, src.width or 640, src.height or 480
         elif src.kind == "video":
             out.video_path = src.path or ""
         out.mirror = src.mirrored
-    if args is None or getattr(args, "backend", None):
+    if args is None:
+        return out
+    if getattr(args, "backend", "auto") != "auto":
         out.backend = config.backend.kind
+    if getattr(args, "mirror", None) is not None:
+        out.mirror = bool(args.mirror)
+    if getattr(args, "cloud", False):
+        out.show_cloud = True
+    if getattr(args, "no_smoothing", False):
+        out.smoothing = 0.0
+    if getattr(args, "osc", None):
+        from app.sinks import parse_host_port
+        from app.sinks.osc import DEFAULT_OSC_PORT
+
+        out.osc_host, out.osc_port = parse_host_port(args.osc, DEFAULT_OSC_PORT, "--osc")
+        out.osc_enabled = True
+    if getattr(args, "record", None):
+        out.record_dir = str(args.record)
     return out
 
 
@@ -77,6 +97,18 @@ LIVE_SETTERS: dict[str, Callable[[Engine, PanelSettings], None]] = {
 }
 
 
+def preload_inference_stack() -> None:
+    """Import torch and torchvision's models now. torchvision pulls in triton, which bundles its
+    own LLVM; loaded after Mesa's llvmpipe OpenGL driver (also LLVM) it crashes the process, so
+    the window calls this before it creates any OpenGL context. Missing packages are fine here:
+    the engine reports them when it opens."""
+    try:
+        import torch  # noqa: F401
+        import torchvision.models  # noqa: F401
+    except ImportError:
+        pass
+
+
 class EngineServices:
     """GuiServices (app/gui/services.py) on app.engine and app.sinks."""
 
@@ -86,14 +118,23 @@ class EngineServices:
     def __init__(self, base: EngineConfig | None = None):
         self.base = base or EngineConfig()
 
+    def preload(self) -> None:
+        preload_inference_stack()
+
     def list_cameras(self) -> list[tuple[int, str]]:
+        """The engine's camera list (app.engine.sources.list_cameras, when it has one: ints or
+        (index, name) pairs); else the /dev/video* devices on Linux; else camera 0 unchecked."""
         from app.engine import sources
 
         lister = getattr(sources, "list_cameras", None)
-        if lister is None:
-            return []
-        return [(c, f"camera {c}") if isinstance(c, int) else (int(c[0]), str(c[1]))
-                for c in lister()]
+        if lister is not None:
+            return [(c, f"camera {c}") if isinstance(c, int) else (int(c[0]), str(c[1]))
+                    for c in lister()]
+        if sys.platform.startswith("linux"):
+            found = sorted(int(p.name[5:]) for p in Path("/dev").glob("video*")
+                           if p.name[5:].isdigit())
+            return [(i, f"camera {i} (/dev/video{i})") for i in found]
+        return [(0, "camera 0")]
 
     def open_engine(self, settings: PanelSettings, on_message: Callable[[str], None]) -> Engine:
         return Engine(engine_config_for(self.base, settings), on_message=on_message)

@@ -75,6 +75,9 @@ class FakeEngine:
     def stop(self) -> None:
         self._stop.set()
 
+    def describe(self) -> str:
+        return f"fake {self.settings.backend}"
+
     def set_smoothing(self, enabled: bool, min_cutoff_hz: float | None = None) -> None:
         self.calls.append(("smoothing", enabled))
 
@@ -116,13 +119,15 @@ class FakeEngine:
 
 
 class FakeServices:
-    """GuiServices on FakeEngine. engines: every engine opened, newest last."""
+    """GuiServices on FakeEngine (or engine_cls). engines: every engine opened, newest last."""
 
     backends = ("torch", "onnxruntime")
     max_hands = 2
 
-    def __init__(self, cameras: list[tuple[int, str]] | None = None, **engine_kwargs):
+    def __init__(self, cameras: list[tuple[int, str]] | None = None, engine_cls=FakeEngine,
+                 **engine_kwargs):
         self.cameras = cameras or []
+        self.engine_cls = engine_cls
         self.engine_kwargs = engine_kwargs
         self.engines: list[FakeEngine] = []
         self.sinks: list[object] = []
@@ -133,7 +138,7 @@ class FakeServices:
     def open_engine(self, settings: PanelSettings, on_message) -> FakeEngine:
         if settings.source == "camera" and settings.camera not in dict(self.cameras):
             raise RuntimeError(f"camera {settings.camera} could not be opened")
-        engine = FakeEngine(settings, on_message, **self.engine_kwargs)
+        engine = self.engine_cls(settings, on_message, **self.engine_kwargs)
         self.engines.append(engine)
         return engine
 
@@ -143,7 +148,7 @@ class FakeServices:
         return LIVE_SETTERS.get(name)
 
     def describe(self, engine: FakeEngine) -> str:
-        return f"fake {engine.settings.backend}"
+        return engine.describe()
 
     def make_recorder(self, session_dir: Path, settings: PanelSettings, engine: FakeEngine):
         from app.sinks import Recorder, RecorderConfig
@@ -158,3 +163,33 @@ class FakeServices:
         sink = OscSink(OscConfig(host=host, port=port))
         self.sinks.append(sink)
         return sink
+
+
+class DemoTruthEngine(FakeEngine):
+    """The real demo source (app.engine.demo) with its ground truth handed out as the results:
+    real frames and plausible hands for looking at the window when no trained model is at hand
+    (the network's output is not involved; say so wherever its pictures are shown)."""
+
+    def __init__(self, settings: PanelSettings, on_message: Callable[[str], None],
+                 fps: float = 30, **kwargs):
+        super().__init__(settings, on_message, fps=fps, **kwargs)
+        from app.engine.demo import DemoSource
+        from app.engine.sources import SourceConfig
+
+        self.source = DemoSource(SourceConfig(kind="demo", width=640, height=480, demo_hands=2,
+                                              loop=True, mirror=False))
+
+    def describe(self) -> str:
+        return "demo ground truth (no network)"
+
+    def run(self):
+        t0 = time.time()
+        frame_id = 0
+        while not self._stop.is_set():
+            frame = self.source.read()
+            hands = [HandResult(k, t.side, t.joints_m, t.uv_px, 1.0)
+                     for k, t in enumerate(frame.truth[: self.settings.max_hands])]
+            self.produced += 1
+            yield FrameResult(frame_id, frame.capture_time, 640, 480, hands, {}), frame.rgb
+            frame_id += 1
+            self._stop.wait(max(0.0, t0 + frame_id / self.fps - time.time()))

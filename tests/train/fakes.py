@@ -3,6 +3,8 @@ section 1, for unit tests that must not depend on train/data."""
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch.utils.data import Dataset
 
@@ -51,3 +53,15 @@ class FakeHandDataset(Dataset):
             "side": torch.tensor(i % 2),
             "index": torch.tensor(i),
         }
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run torch on one thread: the test machines are small and shared, and oversubscribed
+    intra-op threads make tiny CPU steps many times slower."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

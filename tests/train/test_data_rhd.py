@@ -66,7 +66,8 @@ def test_undo_normalisation_gives_original_joints(root):
     ds = open_dataset(f"synth:{root}", "training", SampleConfig(crop_size=64))
     for i in range(N):
         s, raw = ds[i], ds.raw(i)
-        back = (s["pose"].double() * s["scale_m"].double() + s["root_m"].double()) @ s["R"].double().T
+        pose_v = s["pose"].double() * s["scale_m"].double() + s["root_m"].double()
+        back = pose_v @ s["R"].double().T
         np.testing.assert_allclose(back.numpy(), raw.joints_m, atol=1e-5)
 
 

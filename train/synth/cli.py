@@ -13,20 +13,19 @@ import sys
 from pathlib import Path
 
 from train.synth.scene import list_images
-
-MOTIONS = ("open_close", "counting", "waving", "wrist_rotate", "mix")
+from train.synth.sequence import MOTIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="handtrack-synth",
         description="Render procedural articulated hands (numba, CPU). Writes the RHD layout: "
-                    "OUT/{training,evaluation}/{color,depth,mask}/%%05d.png and "
+                    "OUT/{training,evaluation}/{color,depth,mask}/%05d.png and "
                     "OUT/<split>/anno_<split>.pickle ('xyz' 42x3 m, 'uv_vis' 42x3, 'K' 3x3). "
                     "Read it back with the data-set spec synth:OUT. Deterministic for a seed, "
                     "whatever the number of workers.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("Examples:")[1].join(["Examples:", ""]),
+        epilog="Examples:" + __doc__.split("Examples:")[1],
     )
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
     p.add_argument("--train", type=int, default=0, metavar="N", help="training frames")

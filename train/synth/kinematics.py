@@ -71,9 +71,9 @@ def _rot_z(a: float) -> np.ndarray:
 def _thumb_base() -> np.ndarray:
     """Rest frame of the thumb metacarpal (columns x, y, z in the hand frame): y along the bone,
     flexion (about x) swings the thumb across the palm (opposition), abduction is about z."""
-    y = np.array([0.62, 0.70, 0.36])
+    y = np.array([0.52, 0.80, 0.30])
     y /= np.linalg.norm(y)
-    z = np.array([-0.55, 0.10, 1.0])
+    z = np.array([-0.50, 0.45, 1.0])
     z -= y * (z @ y)
     z /= np.linalg.norm(z)
     x = np.cross(y, z)
@@ -152,7 +152,7 @@ def _hand(thumb, fingers, cup=0.1, spread=0.0) -> np.ndarray:
     return v
 
 
-THUMB_OUT = (0.45, -0.15, 0.05, 0.05)
+THUMB_OUT = (0.15, -0.1, 0.05, 0.05)
 THUMB_IN = (-0.1, 1.15, 0.7, 0.9)
 THUMB_TUCK = (0.05, 0.75, 0.6, 0.8)
 THUMB_PINCH = (0.1, 0.85, 0.35, 0.5)

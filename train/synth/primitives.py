@@ -28,38 +28,44 @@ def rhd_label(part: int, side: int) -> int:
 
 
 class _Builder:
-    def __init__(self, rot: np.ndarray, trans: np.ndarray, mirror: bool, side: int):
+    """Collects primitives in the hand frame; finish() moves them all to the camera at once."""
+
+    def __init__(self, rot: np.ndarray, trans: np.ndarray, mirror: bool):
         self.M = np.diag([-1.0 if mirror else 1.0, 1.0, 1.0])
         self.A = rot @ self.M  # hand frame -> camera rotation part (det -1 when mirrored)
         self.t = trans
-        self.side = side
         self.rows: list[np.ndarray] = []
-
-    def pt(self, p):
-        return self.A @ np.asarray(p, dtype=np.float64) + self.t
-
-    def vec(self, v):
-        v = self.A @ np.asarray(v, dtype=np.float64)
-        return v / max(np.linalg.norm(v), 1e-12)
 
     def _row(self, kind, label, dorsal, palmar, palm_dir):
         r = np.zeros(PRIM_COLS)
         r[0], r[1] = kind, label
-        r[22:25], r[25:28], r[28:31] = dorsal, palmar, self.vec(palm_dir)
+        r[22:25], r[25:28], r[28:31] = dorsal, palmar, palm_dir
         return r
 
     def cone(self, a, b, ra, rb, label, dorsal, palmar, palm_dir):
         r = self._row(CONE, label, dorsal, palmar, palm_dir)
-        r[2:5], r[5:8], r[8], r[9] = self.pt(a), self.pt(b), ra, rb
+        r[2:5], r[5:8], r[8], r[9] = a, b, ra, rb
         self.rows.append(r)
 
     def ellipsoid(self, c, axes, semi, label, dorsal, palmar, palm_dir):
         """axes: (3, 3) columns = unit axes in the hand frame; semi: (3,) semi-axes (metres)."""
         r = self._row(ELLIPSOID, label, dorsal, palmar, palm_dir)
-        r[2:5] = self.pt(c)
-        r[10:19] = (self.A @ np.asarray(axes, dtype=np.float64)).reshape(-1)
+        r[2:5] = c
+        r[10:19] = np.asarray(axes, dtype=np.float64).reshape(-1)
         r[19:22] = semi
         self.rows.append(r)
+
+    def finish(self) -> np.ndarray:
+        P = np.stack(self.rows)  # (P, PRIM_COLS), hand frame
+        A, t = self.A, self.t
+        P[:, 2:5] = P[:, 2:5] @ A.T + t
+        P[:, 5:8] = P[:, 5:8] @ A.T + t
+        ell = P[:, 0] == ELLIPSOID
+        axes = P[ell, 10:19].reshape(-1, 3, 3)
+        P[ell, 10:19] = (A[None] @ axes).reshape(-1, 9)
+        d = P[:, 28:31] @ A.T
+        P[:, 28:31] = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+        return P
 
 
 def _frame(y, z_hint) -> np.ndarray:
@@ -78,7 +84,7 @@ def build_primitives(joints_h: np.ndarray, frames_h: np.ndarray, shape: HandShap
     frames from forward_kinematics; side: 0 left (mirrored) / 1 right; rot (3, 3), trans (3,):
     hand frame -> camera. Returns (prims (P, PRIM_COLS) float64, joints_cam (21, 3) metres).
     """
-    b = _Builder(np.asarray(rot, float), np.asarray(trans, float), mirror=(side == 0), side=side)
+    b = _Builder(np.asarray(rot, float), np.asarray(trans, float), mirror=(side == 0))
     s = shape.scale
     R = shape.radius
     dor, pal, nail = shape.skin_dorsal, shape.skin_palmar, shape.nail
@@ -146,7 +152,7 @@ def build_primitives(joints_h: np.ndarray, frames_h: np.ndarray, shape: HandShap
             sl = shape.sleeve
             b.cone(start + d * cs, start + d * length, rc * 1.25, r1 * 1.25, PERSON_LABEL,
                    sl, sl, Z)
-    prims = np.stack(b.rows)
+    prims = b.finish()
     joints_cam = (b.A @ joints_h.T).T + b.t
     return prims, joints_cam
 

@@ -107,7 +107,8 @@ def procedural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarra
         a = rng.uniform(0, np.pi)
         v = 0.5 + 0.5 * np.sin((xx * np.cos(a) + yy * np.sin(a)) * rng.uniform(0.05, 0.3) + turb)
         img = c0 * (1 - v[..., None]) + c1 * v[..., None]
-    img = img + rng.normal(0, rng.uniform(0.0, 0.03)) * (_noise(rng, h, w, max(h // 3, 2)) - 0.5)
+    if rng.random() < 0.5:  # fine grain (texture of walls, fabric)
+        img = img + rng.uniform(0.0, 0.12) * (_noise(rng, h, w, max(h // 4, 2)) - 0.5)
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
@@ -167,16 +168,30 @@ def clutter_shape(rng: np.random.Generator, h: int, w: int, centre, size_px: flo
         col = skin_tone(rng.uniform()).astype(np.float32)
     else:
         col = _rand_colour(rng, sat=(0.0, 0.9))
-    shade = 0.6 + 0.5 * _noise(rng, h, w, 2, 1)
-    img = np.clip(col * shade, 0, 1).astype(np.float32)
-    return mask.astype(bool), img
+    yy, xx = np.ogrid[0:h, 0:w]
+    g = rng.normal(0.0, 0.6 / max(size_px, 1.0), 2)
+    shade = (0.85 + g[0] * (xx - cx) + g[1] * (yy - cy)).astype(np.float32)
+    img = np.clip(col[None, None, :] * np.clip(shade, 0.4, 1.3)[..., None], 0, 1)
+    return mask.astype(bool), img.astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- sensor
+_NOISE_TILES: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _noise_tile(h: int, w: int) -> np.ndarray:
+    """A fixed (h + 64, w + 64, 3) float32 standard-normal tile (same in every process); a frame
+    uses it at a random offset, which is far cheaper than drawing fresh noise."""
+    if (h, w) not in _NOISE_TILES:
+        g = np.random.default_rng(20190101)
+        _NOISE_TILES[(h, w)] = g.standard_normal((h + 64, w + 64, 3), dtype=np.float32)
+    return _NOISE_TILES[(h, w)]
+
+
 def sensor_effects(rng: np.random.Generator, img: np.ndarray, jpeg: bool = True) -> np.ndarray:
     """Camera look: exposure and white-balance jitter, blur (defocus or motion), sensor noise,
     JPEG artefacts. img: (H, W, 3) float32 in [0, 1] -> (H, W, 3) uint8."""
-    img = img * rng.uniform(0.8, 1.2) * rng.uniform(0.93, 1.07, size=3).astype(np.float32)
+    gain = (255.0 * rng.uniform(0.8, 1.2) * rng.uniform(0.93, 1.07, size=3)).astype(np.float32)
     r = rng.random()
     if r < 0.5:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.2))
@@ -189,9 +204,12 @@ def sensor_effects(rng: np.random.Generator, img: np.ndarray, jpeg: bool = True)
         kern /= max(kern.sum(), 1e-6)
         img = cv2.filter2D(img, -1, kern)
     sigma = rng.uniform(0.0, 0.035)
+    img = img * gain + np.float32(0.5)
     if sigma > 0.002:
-        img = img + rng.normal(0.0, sigma, img.shape).astype(np.float32)
-    out = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        tile = _noise_tile(img.shape[0], img.shape[1])
+        dy, dx = rng.integers(0, 64, 2)
+        img += tile[dy:dy + img.shape[0], dx:dx + img.shape[1]] * np.float32(sigma * 255.0)
+    out = np.clip(img, 0, 255, out=img).astype(np.uint8)
     if jpeg and rng.random() < 0.7:
         q = int(rng.integers(35, 96))
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR),

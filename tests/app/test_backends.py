@@ -1,0 +1,77 @@
+"""Inference backends: one interface, same results; clear errors for missing/corrupt files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.engine.backends import (
+    BackendConfig,
+    OnnxBackend,
+    TorchBackend,
+    onnx_path_of,
+    open_backend,
+    tensorrt_path_of,
+)
+from app.engine.errors import EngineError
+from tests.app.test_engine import CROP, make_checkpoint
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from app.export import export_onnx
+
+    ckpt = make_checkpoint(tmp_path_factory.mktemp("b") / "net.pt", CROP)
+    path, diff = export_onnx(ckpt)
+    assert path == onnx_path_of(ckpt) and diff < 1e-4
+    return ckpt
+
+
+def test_torch_and_onnxruntime_agree(exported):
+    rng = np.random.default_rng(0)
+    with TorchBackend(exported, "cpu") as tb, OnnxBackend(onnx_path_of(exported)) as ob:
+        assert tb.crop_size == ob.crop_size == CROP
+        for b in (1, 2):
+            x = rng.random((b, 3, CROP, CROP), dtype=np.float32)
+            pt, po = tb.infer(x).pose, ob.infer(x).pose
+            assert pt.shape == po.shape == (b, 21, 3) and pt.dtype == po.dtype == np.float32
+            np.testing.assert_allclose(pt, po, atol=1e-4)
+
+
+def test_auto_picks_onnxruntime_when_exported(exported, tmp_path):
+    with open_backend(BackendConfig(kind="auto", device="cpu"), exported) as b:
+        assert b.name == "onnxruntime"
+    plain = make_checkpoint(tmp_path / "plain.pt", CROP)
+    with open_backend(BackendConfig(kind="auto", device="cpu"), plain) as b:
+        assert b.name == "torch"
+
+
+def test_missing_and_corrupt_model_files(tmp_path, exported):
+    with pytest.raises(EngineError, match="handtrack-export"):
+        open_backend(BackendConfig(kind="onnxruntime"), tmp_path / "none.pt")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00garbage" * 50)
+    with pytest.raises(EngineError, match="cannot be loaded"):
+        OnnxBackend(bad)
+    bad_pt = tmp_path / "bad.pt"
+    bad_pt.write_bytes(b"not a checkpoint")
+    with pytest.raises(EngineError, match="corrupt"):
+        TorchBackend(bad_pt, "cpu")
+    with pytest.raises(EngineError, match="unknown backend"):
+        open_backend(BackendConfig(kind="tflite"), exported)
+
+
+def test_tensorrt_backend(exported):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch_tensorrt", reason="torch-tensorrt is not installed (CUDA only)")
+    if not torch.cuda.is_available():
+        pytest.skip("TensorRT needs a CUDA GPU; none here")
+    from app.engine.backends import TensorRTBackend
+    from app.export import export_tensorrt
+
+    path = export_tensorrt(exported, batch=2)
+    assert path == tensorrt_path_of(exported)
+    x = np.random.default_rng(0).random((2, 3, CROP, CROP), dtype=np.float32)
+    with TensorRTBackend(path) as trt, TorchBackend(exported, "cpu") as tb:
+        np.testing.assert_allclose(trt.infer(x[:1]).pose, tb.infer(x[:1]).pose, atol=5e-2)
+        assert trt.infer(x).pose.shape == (2, 21, 3)

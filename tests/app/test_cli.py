@@ -1,0 +1,79 @@
+"""`handtrack` command line: headless runs, JSON lines, sinks, replay, user errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.cli import main
+from tests.app.test_engine import CROP, make_checkpoint
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return make_checkpoint(tmp_path_factory.mktemp("cli") / "m.pt", CROP)
+
+
+def test_headless_demo_writes_json_and_summary(ckpt, tmp_path, capsys):
+    out = tmp_path / "out.jsonl"
+    rc = main(["--demo", "--headless", "--frames", "12", "--json", str(out),
+               "--checkpoint", str(ckpt), "--backend", "torch"])
+    assert rc == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(lines) == 12
+    assert [x["frame"] for x in lines] == list(range(12))  # offline: no frame dropped
+    assert {"hands", "timings_ms", "width", "height", "time"} <= set(lines[0])
+    assert lines[0]["width"] == 640 and lines[0]["height"] == 480
+    printed = capsys.readouterr().out
+    assert "frames 12" in printed and "p50 / p95" in printed and "fps" in printed
+    assert "3D error vs ground truth" in printed or "not tracked" in printed
+
+
+def test_record_then_replay(ckpt, tmp_path, capsys):
+    session = tmp_path / "session"
+    assert main(["--demo", "--headless", "--frames", "6", "--record", str(session),
+                 "--checkpoint", str(ckpt), "--backend", "torch"]) == 0
+    out = tmp_path / "replay.jsonl"
+    assert main(["--replay", str(session), "--headless", "--json", str(out),
+                 "--checkpoint", str(ckpt), "--backend", "torch"]) == 0
+    replayed = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(replayed) == 6
+    out2 = tmp_path / "reprocessed.jsonl"
+    assert main(["--replay", str(session), "--reprocess", "--headless", "--json", str(out2),
+                 "--checkpoint", str(ckpt), "--backend", "torch"]) == 0
+    assert len(out2.read_text().splitlines()) == 6
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--video", "/no/such/clip.mp4"], "does not exist"),
+    (["--demo", "--checkpoint", "/no/such/model.pt"], "--checkpoint"),
+    (["--demo", "--reprocess"], "--replay"),
+    (["--camera", "97"], "--camera"),
+    (["--demo", "--hand-size-m", "43"], "metres"),
+    (["--demo", "--osc", "127.0.0.1:notaport"], "port"),
+])
+def test_user_errors_are_one_line(argv, needle, ckpt, capsys):
+    if "--checkpoint" not in argv:
+        argv = [*argv, "--checkpoint", str(ckpt)]
+    assert main([*argv, "--headless", "--frames", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    line = [x for x in err.splitlines() if x.startswith("error: ")]
+    assert len(line) == 1 and needle in line[0], err
+
+
+def test_window_mode_says_when_the_gui_is_missing(ckpt, monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_gui(name, *args, **kwargs):
+        if name.startswith("app.gui"):
+            raise ImportError("No module named 'PyQt6'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_gui)
+    assert main(["--demo", "--checkpoint", str(ckpt)]) == 2
+    err = capsys.readouterr().err
+    assert "error: the window is not available" in err and "--headless" in err

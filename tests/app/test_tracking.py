@@ -1,0 +1,106 @@
+"""Tracker: optical-flow propagation, IoU association, ids, the lost decision."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from app.engine.detect import Detection
+from app.engine.tracking import Tracker, TrackerConfig, keypoint_box
+from app.results import LEFT, RIGHT
+
+W, H = 320, 240
+
+
+def _texture(seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = (rng.random((H, W)) * 255).astype(np.uint8)
+    return cv2.GaussianBlur(img, (5, 5), 1.5)
+
+
+def _hand_uv(cx, cy, size=60.0, seed=1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.array([cx, cy]) + rng.uniform(-size / 2, size / 2, size=(21, 2))
+
+
+def _det(uv, side=RIGHT, score=0.9) -> Detection:
+    return Detection(uv, side, score, keypoint_box(uv, 1.4))
+
+
+def test_flow_follows_a_moving_image():
+    tr = Tracker(TrackerConfig(max_hands=1))
+    g0 = _texture()
+    uv = _hand_uv(150, 120)
+    tr.update([_det(uv)], (W, H))
+    shift = np.array([6.0, -4.0])
+    M = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+    g1 = cv2.warpAffine(g0, M, (W, H), borderMode=cv2.BORDER_REFLECT)
+    tr.propagate(g0, g1)
+    assert len(tr.tracks) == 1
+    t = tr.tracks[0]
+    assert not t.detected and t.flow_kept > 0.8
+    np.testing.assert_allclose(t.uv_px, uv + shift, atol=0.5)
+    obs, w = t.observations()
+    assert w.sum() >= 3 and np.allclose(obs[w > 0], (uv + shift)[w > 0], atol=0.5)
+
+
+def test_track_is_lost_when_the_image_changes_completely():
+    tr = Tracker(TrackerConfig(max_hands=1))
+    tr.update([_det(_hand_uv(150, 120))], (W, H))
+    tr.propagate(_texture(0), _texture(99))
+    assert tr.tracks == [] and tr.lost_total == 1
+    assert tr.needs_detection()
+
+
+def test_ids_association_and_limits():
+    cfg = TrackerConfig(max_hands=2, redetect_interval=3, refresh_interval=0)
+    tr = Tracker(cfg)
+    assert tr.needs_detection()
+    a, b = _hand_uv(80, 120), _hand_uv(240, 120, seed=2)
+    tr.update([_det(a, RIGHT)], (W, H))
+    assert [t.hand_id for t in tr.tracks] == [0]
+    # one of two hands tracked: the detector runs only every redetect_interval frames
+    g = _texture()
+    runs = []
+    for _ in range(6):
+        tr.propagate(g, g)
+        runs.append(tr.needs_detection())
+        if runs[-1]:
+            tr.update([_det(a + 1.0, RIGHT)], (W, H))
+    assert runs == [False, False, True, False, False, True]
+    # a detection on the tracked hand updates it; a new one elsewhere gets a new id
+    tr.update([_det(b, LEFT), _det(a + 2.0, RIGHT)], (W, H))
+    assert sorted(t.hand_id for t in tr.tracks) == [0, 1]
+    np.testing.assert_allclose(tr.tracks[0].uv_px, a + 2.0)
+    # a third hand does not fit
+    tr.update([_det(_hand_uv(160, 40, seed=3))], (W, H))
+    assert len(tr.tracks) == 2
+    # all tracked: no detector until the refresh (off here)
+    tr.propagate(g, g)
+    assert not tr.needs_detection()
+    # lost ids are never reused
+    tr.reset()
+    tr.update([_det(a)], (W, H))
+    assert [t.hand_id for t in tr.tracks] == [2]
+
+
+def test_side_is_a_majority_vote():
+    tr = Tracker(TrackerConfig(max_hands=1))
+    uv = _hand_uv(150, 120)
+    tr.update([_det(uv, RIGHT, 0.9)], (W, H))
+    tr.update([_det(uv, LEFT, 0.6)], (W, H))  # one weaker contrary vote
+    assert tr.tracks[0].side == RIGHT
+    tr.update([_det(uv, LEFT, 0.9)], (W, H))
+    assert tr.tracks[0].side == LEFT
+
+
+def test_finish_drops_tracks_whose_fit_fails_or_box_collapses():
+    tr = Tracker(TrackerConfig(max_hands=2))
+    tr.update([_det(_hand_uv(80, 120)), _det(_hand_uv(240, 120, seed=2))], (W, H))
+    g = _texture()
+    tr.propagate(g, g)
+    t0, t1 = tr.tracks
+    assert not tr.finish(t0, None, float("inf"), (W, H))
+    collapsed = np.tile([240.0, 120.0], (21, 1)) + np.random.default_rng(0).normal(size=(21, 2))
+    assert not tr.finish(t1, collapsed, 0.01, (W, H))
+    assert tr.tracks == []

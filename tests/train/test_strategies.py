@@ -1,0 +1,116 @@
+import pytest
+import torch
+from torch.utils.data import default_collate
+
+from model.inference import HandPoseNet
+from model.net_config import NetConfig
+from tests.train.fakes import FakeHandDataset, single_thread
+from train.strategies import (
+    STRATEGIES,
+    CrossModalVAE,
+    LossWeights,
+    compute_loss,
+    get_strategy,
+    model_inputs,
+)
+
+TINY = NetConfig(crop_size=32, cloud_points=32, heatmap_size=8, fold_hidden=32,
+                 heat_channels=32, respel_hidden=16, cloud_feature_dim=32)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with single_thread():
+        yield
+
+
+def _batch(n=4, has_depth=True):
+    ds = FakeHandDataset(n, crop_size=32, cloud_points=32, heatmap_size=8, has_depth=has_depth)
+    return default_collate([ds[i] for i in range(n)])
+
+
+EXPECTED_TERMS = {
+    "s1": {"pose_x", "kl_x"},
+    "s2-h": {"pose_x", "heat_x", "kl_x"},
+    "s2-c": {"pose_x", "chamfer_x", "emd_x", "kl_x"},
+    "s2-ch": {"pose_x", "heat_x", "chamfer_x", "emd_x", "kl_x"},
+    "s3": {f"{t}_{k}" for t in ("pose", "heat", "chamfer", "emd") for k in "jx"}
+    | {"kl_x", "kl_j", "kl_j_x"},
+    "s4": {f"{t}_{k}" for t in ("pose", "heat", "chamfer", "emd") for k in "xwj"}
+    | {"kl_x", "kl_w"},
+}
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_strategy_terms_and_total(name):
+    torch.manual_seed(0)
+    s = get_strategy(name)
+    model = CrossModalVAE(TINY, s)
+    batch = _batch()
+    w = LossWeights(beta=0.5, beta_prime=2.0, lambda_heat=0.1, lambda_cloud=3.0)
+    terms = compute_loss(s, batch, model(*model_inputs(s, batch)), w, torch.ones(4, dtype=bool))
+    assert set(terms) - {"total"} == EXPECTED_TERMS[name]
+    # The total is the documented weighted sum of the terms.
+    expect = 0.0
+    for k, v in terms.items():
+        kind = k.split("_")[0]
+        weight = {"pose": 1.0, "heat": 0.1, "chamfer": 3.0, "emd": 3.0}.get(kind)
+        if k == "kl_j_x":
+            weight = 2.0
+        elif kind == "kl":
+            weight = 0.5
+        if k != "total":
+            expect = expect + weight * v.item()
+    assert terms["total"].item() == pytest.approx(expect, rel=1e-5)
+    # The state dict of every strategy loads into the inference network.
+    net = HandPoseNet(TINY, with_cloud=s.cloud)
+    net.load_state_dict({k: v for k, v in model.state_dict().items() if k in net.state_dict()})
+
+
+def test_pose_term_only_on_labelled_samples():
+    s = get_strategy("s2-c")
+    torch.manual_seed(0)
+    model = CrossModalVAE(TINY, s).eval()
+    batch = _batch()
+    out = model(*model_inputs(s, batch))
+    full = compute_loss(s, batch, out, LossWeights(), torch.ones(4, dtype=bool))
+    half = compute_loss(s, batch, out, LossWeights(), torch.tensor([True, True, False, False]))
+    none = compute_loss(s, batch, out, LossWeights(), torch.zeros(4, dtype=bool))
+    assert none["pose_x"].item() == 0.0
+    assert 0 < half["pose_x"].item() < full["pose_x"].item()
+    assert half["chamfer_x"].item() == full["chamfer_x"].item()  # the cloud acts as weak label
+
+
+def test_product_of_experts_posterior_in_s4():
+    s = get_strategy("s4")
+    model = CrossModalVAE(TINY, s).eval()
+    batch = _batch()
+    out = model(*model_inputs(s, batch))
+    (mx, lx), (mw, lw), (mj, lj) = out["q_x"], out["q_w"], out["q_j"]
+    tx, tw = torch.exp(-lx), torch.exp(-lw)
+    torch.testing.assert_close(mj, (mx * tx + mw * tw) / (1 + tx + tw))
+    torch.testing.assert_close(torch.exp(lj), 1 / (1 + tx + tw))
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_strategy_overfits_one_batch(name):
+    """Every strategy drives its total loss down by an order of magnitude on one small batch."""
+    torch.manual_seed(0)
+    s = get_strategy(name)
+    model = CrossModalVAE(TINY, s)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    batch = _batch()
+    lab = torch.ones(4, dtype=bool)
+    w = LossWeights()
+    history = []
+    for _ in range(120):
+        terms = compute_loss(s, batch, model(*model_inputs(s, batch)), w, lab)
+        opt.zero_grad()
+        terms["total"].backward()
+        opt.step()
+        history.append(terms["total"].item())
+        if len(history) > 5 and sum(history[-3:]) / 3 < history[0] / 10:
+            break
+    first, last = history[0], sum(history[-3:]) / 3
+    print(f"{name}: total loss {first:.4g} -> {last:.4g} in {len(history)} steps")
+    assert last < first / 10
