@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(BIN)/handtrack --demo
 
 test: $(STAMP)
+	bash scripts/gui-test-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q

@@ -158,9 +158,7 @@ def open_sinks(args: argparse.Namespace, engine) -> list:
             src = engine.source
             w, h = src.size
             K = engine.intrinsics((w, h))
-            how = ("source camera" if src.intrinsics is not None else
-                   f"calibration file {args.calibration}" if args.calibration else
-                   f"{args.hfov:g} deg horizontal field of view (guess)")
+            how = engine.intrinsics_source
             sinks.append(Recorder(RecorderConfig(
                 path=args.record, fps=src.fps or args.fps, K=K, intrinsics_source=how,
                 model=str(getattr(engine, "checkpoint", "")), backend=engine.backend.name,

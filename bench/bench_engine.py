@@ -9,6 +9,9 @@ Compared, frame by frame in sequence, on the same machine in one run:
 - the engine (detection + tracking + crops + backend + metric fit + filter) with onnxruntime at
   128 px and 96 px crops, and with eager torch at 128 px;
 - the backend alone (ResNet-18 encoder + pose decoder) on a batch of 1 and 2 crops.
+Reported per pipeline: median and p95 wall ms per frame, the ratio to MediaPipe full, and the
+mean CPU ms per frame of the whole process (all threads; less sensitive to other programs on a
+shared machine than wall time).
 Without --checkpoint the network has random weights (same cost as a trained one); so that the
 tracking behaves as with a trained network, the pose fed to the tracker is the demo's ground
 truth (the backend still runs on every crop and is timed). Prints a markdown table.
@@ -50,17 +53,24 @@ def render_frames(hands: int, n: int):
     return src, [src.render(i) for i in range(n)]
 
 
-def time_mediapipe(frames, hands: int, complexity: int) -> np.ndarray:
+def _clock() -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process, all threads)."""
+    return time.perf_counter(), time.process_time()
+
+
+def time_mediapipe(frames, hands: int, complexity: int):
     import mediapipe as mp
 
-    ms = []
+    ms, cpu = [], []
     with mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=hands,
                                   model_complexity=complexity) as mph:
         for f in frames:
-            t0 = time.perf_counter()
+            t0, c0 = _clock()
             mph.process(f.rgb)
-            ms.append((time.perf_counter() - t0) * 1e3)
-    return np.array(ms)
+            t1, c1 = _clock()
+            ms.append((t1 - t0) * 1e3)
+            cpu.append((c1 - c0) * 1e3)
+    return np.array(ms), np.array(cpu), None
 
 
 def time_engine(src, frames, hands: int, checkpoint: Path, kind: str):
@@ -69,13 +79,15 @@ def time_engine(src, frames, hands: int, checkpoint: Path, kind: str):
                                              max_batch=hands),
                        tracker=TrackerConfig(max_hands=hands))
     with GroundTruthPoseEngine(cfg, source=src) as engine:
-        ms = []
+        ms, cpu = [], []
         for i, f in enumerate(frames):
-            t0 = time.perf_counter()
+            t0, c0 = _clock()
             engine.process(f.rgb, i / 30.0, i, f.truth)
-            ms.append((time.perf_counter() - t0) * 1e3)
+            t1, c1 = _clock()
+            ms.append((t1 - t0) * 1e3)
+            cpu.append((c1 - c0) * 1e3)
         stats = engine.stats
-    return np.array(ms), stats
+    return np.array(ms), np.array(cpu), stats
 
 
 def time_backend(checkpoint: Path, kind: str, batch: int, n: int) -> float:
@@ -127,11 +139,11 @@ def main() -> None:
         src, frames = render_frames(hands, args.frames)
         res = {}
         for c in (1, 0):
-            res[f"MediaPipe {'full' if c else 'lite'}"] = (time_mediapipe(frames, hands, c), None)
+            res[f"MediaPipe {'full' if c else 'lite'}"] = time_mediapipe(frames, hands, c)
         for crop, kind in ((128, "onnxruntime"), (96, "onnxruntime"), (128, "torch")):
             res[f"engine {kind} {crop}px"] = time_engine(src, frames, hands, models[crop], kind)
         full = np.median(res["MediaPipe full"][0][w:])
-        for name, (ms, stats) in res.items():
+        for name, (ms, cpu, stats) in res.items():
             med = float(np.median(ms[w:]))
             extra = ""
             if stats is not None:
@@ -141,11 +153,14 @@ def main() -> None:
                                    if k in pct)
                 extra = (f"detector on {stats.detections}/{stats.frames} frames; stage p50 ms: "
                          f"{stages}")
-            rows.append((hands, name, med, float(np.percentile(ms[w:], 95)), med / full, extra))
-    print("\n| hands | pipeline | median ms/frame | p95 | / MediaPipe full | notes |")
-    print("|---|---|---|---|---|---|")
-    for hands, name, med, p95, ratio, extra in rows:
-        print(f"| {hands} | {name} | {med:.2f} | {p95:.2f} | {ratio:.2f} | {extra} |")
+            rows.append((hands, name, med, float(np.percentile(ms[w:], 95)), med / full,
+                         float(np.mean(cpu[w:])), extra))
+    print("\n| hands | pipeline | median ms/frame | p95 | / MediaPipe full | CPU ms/frame "
+          "| notes |")
+    print("|---|---|---|---|---|---|---|")
+    for hands, name, med, p95, ratio, cpu_ms, extra in rows:
+        print(f"| {hands} | {name} | {med:.2f} | {p95:.2f} | {ratio:.2f} | {cpu_ms:.1f} "
+              f"| {extra} |")
 
 
 if __name__ == "__main__":

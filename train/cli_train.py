@@ -109,10 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, net = configs_from_args(args)
         result = train(cfg, net)
-    except (ConfigError, CheckpointError, FileNotFoundError, FloatingPointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except ValueError as e:  # NetConfig validation
+    except (ConfigError, CheckpointError, FileNotFoundError, FloatingPointError, ValueError) as e:
+        # ValueError: NetConfig validation (e.g. --heatmap-size 48); the others name the problem.
         print(f"error: {e}", file=sys.stderr)
         return 2
     if result["interrupted"]:

@@ -250,7 +250,6 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
         state = RunState(step=int(ckpt["step"]), epoch=int(ckpt.get("epoch", 0)),
                          batch_in_epoch=int(ckpt.get("batch_in_epoch", 0)),
                          metrics=dict(ckpt["metrics"]))
-    torch.manual_seed(cfg.seed * 7919 + info.rank + state.step)  # sampling noise per rank
     wrapped = (DistributedDataParallel(model, device_ids=[info.local_rank]
                                        if info.device.startswith("cuda") else None)
                if info.distributed else model)
@@ -306,6 +305,8 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
             for batch in loader:
                 batch = _to(batch, info.device)
                 weights.beta = beta_at(cfg, state.step)
+                # Sampling noise fixed by (seed, rank, step): a resumed run repeats it exactly.
+                torch.manual_seed((cfg.seed * 1_000_003 + state.step) * 64 + info.rank)
                 wrapped.train()
                 out = wrapped(*model_inputs(strategy, batch))
                 labelled = batch["index"] < n_labelled

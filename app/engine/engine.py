@@ -33,7 +33,7 @@ from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand, ope
 from app.engine.stats import EngineStats
 from app.engine.tracking import Tracker, TrackerConfig
 from app.results import FrameResult, HandResult
-from model.geometry import crop_camera, intrinsics_from_fov, scale_intrinsics, transform_points
+from model.geometry import crop_camera, transform_points
 from model.hand import ROOT
 
 # The bundled model: a checkpoint and, next to it, its exports (default.onnx, default.trt.ep).
@@ -64,8 +64,9 @@ def resolve_checkpoint(path: str | Path | None) -> Path:
 class EngineConfig:
     """Everything the engine needs, one config per component.
 
-    calibration: intrinsics file (calibration/); None = a field-of-view model with hfov_deg
-    (a source with its own camera, the demo, uses that). reprocess: for a replayed session,
+    calibration: intrinsics file (calibration/); None = the camera's saved calibration
+    (handtrack-calibrate) for a camera, else a field-of-view model with hfov_deg; a source
+    with its own camera (the demo, a recorded session) uses that. reprocess: for a replayed session,
     recompute the results instead of passing the recorded ones through.
     """
 
@@ -80,31 +81,19 @@ class EngineConfig:
     reprocess: bool = False
 
 
-def load_calibration(path: str | Path, size: tuple[int, int]) -> np.ndarray:
-    """K (3, 3) from a calibration file (calibration/), rescaled to the frame size (w, h)."""
+def load_camera_intrinsics(target: int | str | None, size: tuple[int, int],
+                           hfov_deg: float) -> tuple[np.ndarray, str, str]:
+    """K (3, 3) for frames of size (w, h) through calibration.load_intrinsics: target is a
+    calibration file, a camera index (its saved calibration, if any) or None (a field-of-view
+    model). Returns (K, source text, one-line message)."""
+    from calibration import CalibrationError, load_intrinsics
+
     try:
-        import calibration
-    except ImportError as e:
-        raise EngineError(f"calibration support is not installed ({e}); reinstall handtrack") \
-            from None
-    loader = getattr(calibration, "load_intrinsics", None)
-    if loader is None:
-        raise EngineError("calibration.load_intrinsics is missing in this version; run without "
-                          "--calibration (a 60 degree field of view is assumed)")
-    p = Path(path)
-    if not p.is_file():
-        raise EngineError(f"calibration file {p} does not exist; write one with "
-                          "handtrack-calibrate or drop --calibration")
-    try:
-        loaded = loader(p)
-    except (OSError, ValueError, KeyError) as e:
-        raise EngineError(f"calibration file {p} cannot be read ({e}); calibrate again") from None
-    K = getattr(loaded, "K", loaded)
-    calib_size = getattr(loaded, "image_size", None) or getattr(loaded, "size", None)
-    K = np.asarray(K, dtype=np.float64)
-    if calib_size is not None and tuple(calib_size) != tuple(size):
-        K = scale_intrinsics(K, tuple(calib_size), tuple(size))
-    return K
+        intr = load_intrinsics(target, size[0], size[1], hfov_deg)
+    except (CalibrationError, OSError) as e:
+        raise EngineError(f"calibration {target}: {e}; calibrate again with handtrack-calibrate "
+                          "or drop --calibration") from None
+    return np.asarray(intr.K, dtype=np.float64), intr.source, intr.message
 
 
 class Engine:
@@ -143,8 +132,8 @@ class Engine:
         self.metric = replace(self.config.metric)
         self.stats = EngineStats()
         self._K: np.ndarray | None = None
+        self.intrinsics_source = ""
         self._K_size: tuple[int, int] | None = None
-        self._prev_gray = None
         self._alloc_buffer(self.backend.crop_size)
 
     def _own(self, obj):
@@ -222,7 +211,6 @@ class Engine:
                 self.tracker.reset()
                 self.filters.reset()
                 self._K = None
-                self._prev_gray = None
             elif key == "hand_size":
                 self.metric = replace(self.metric, hand_size_m=value)
             elif key in ("backend", "cloud"):
@@ -255,13 +243,15 @@ class Engine:
             return self._K
         if self.source.intrinsics is not None:
             K = np.asarray(self.source.intrinsics, dtype=np.float64)
-        elif self.config.calibration:
-            K = load_calibration(self.config.calibration, size)
-            if self.source.mirrored:
-                K = K.copy()
-                K[0, 2] = size[0] - 1 - K[0, 2]
+            self.intrinsics_source = f"{self.source.description} camera"
         else:
-            K = intrinsics_from_fov(size[0], size[1], self.config.hfov_deg)
+            c = self.config
+            target = c.calibration or (c.source.camera if c.source.kind == "camera" else None)
+            K, self.intrinsics_source, message = load_camera_intrinsics(target, size, c.hfov_deg)
+            self.on_message(f"intrinsics: {message}")
+            if self.source.mirrored and self.intrinsics_source.startswith("file:"):
+                K = K.copy()
+                K[0, 2] = size[0] - 1 - K[0, 2]  # the mirrored image's principal point
         self._K, self._K_size = K, size
         return K
 
@@ -279,12 +269,10 @@ class Engine:
         timings: dict[str, float] = {}
 
         t0 = time.perf_counter()
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if getattr(self.source, "independent_frames", False):
             self.tracker.reset()
             self.filters.reset()
-        self.tracker.propagate(self._prev_gray, gray)
-        self._prev_gray = gray
+        self.tracker.propagate(rgb)
         timings["track"] = (time.perf_counter() - t0) * 1e3
 
         if self.tracker.needs_detection():
@@ -332,6 +320,10 @@ class Engine:
                 hands.append(HandResult(tr.hand_id, tr.side, joints_m, tr.uv_px.copy(),
                                         tr.confidence, cloud))
             timings["metric"] = (time.perf_counter() - t0) * 1e3
+
+        t0 = time.perf_counter()
+        self.tracker.remember(rgb)  # the flow window for the next frame
+        timings["track"] += (time.perf_counter() - t0) * 1e3
 
         t0 = time.perf_counter()
         self.filters.keep_only(h.hand_id for h in hands)

@@ -82,7 +82,11 @@ def fit_root(rel_m: np.ndarray, uv_px: np.ndarray, K: np.ndarray, weights: np.nd
             if np.any(depth[w > 0] <= 1e-6):
                 break
             row_w = np.concatenate([w / depth, w / depth])
-        sol, *_ = np.linalg.lstsq(A * row_w[:, None], b * row_w, rcond=None)
+        Aw = A * (row_w * row_w)[:, None]  # normal equations (A^T W^2 A) t = A^T W^2 b
+        try:
+            sol = np.linalg.solve(A.T @ Aw, Aw.T @ b)
+        except np.linalg.LinAlgError:
+            break
         if not np.all(np.isfinite(sol)):
             break
         t = sol

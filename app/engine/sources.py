@@ -154,7 +154,12 @@ class CameraSource(Source):
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS) or config.fps or 30.0)
 
     def _open(self) -> cv2.VideoCapture:
-        cap = cv2.VideoCapture(self.index)
+        level = cv2.getLogLevel()
+        cv2.setLogLevel(0)  # silent: the message below says what to do
+        try:
+            cap = cv2.VideoCapture(self.index)
+        finally:
+            cv2.setLogLevel(level)
         if not cap.isOpened():
             cap.release()
             raise EngineError(f"camera {self.index} could not be opened (not connected, or in use "

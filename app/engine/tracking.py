@@ -90,6 +90,7 @@ class Track:
     votes: float = 0.0
     obs_uv: np.ndarray | None = None
     obs_w: np.ndarray | None = None
+    flow_ref: tuple | None = None
 
     def observations(self) -> tuple[np.ndarray, np.ndarray]:
         """The 2D measurements of this frame for the metric fit: (uv (21, 2) px, weights (21,)).
@@ -127,9 +128,24 @@ class Tracker:
         self._lost_this_frame = False
 
     # ------------------------------------------------------------------ optical flow
-    def propagate(self, prev_gray: np.ndarray | None, gray: np.ndarray) -> None:
-        """Move every track from the previous frame into this one. prev_gray, gray: (H, W)
-        uint8 frames. Tracks that fail the checks are dropped.
+    def remember(self, frame: np.ndarray) -> None:
+        """Keep, per track, the small grey window of this frame around its final keypoints: the
+        next frame's optical flow starts from it (the frame itself is not kept, so callers may
+        draw on it). frame: (H, W, 3) RGB or (H, W) grey uint8."""
+        c = self.config
+        R = c.flow_roi_px
+        for t in self.tracks:
+            b = t.box(c.box_margin)
+            side = b.size * c.flow_roi_scale
+            s = R / side
+            x0, y0 = b.cx - side / 2.0, b.cy - side / 2.0
+            M = np.array([[s, 0.0, -s * x0], [0.0, s, -s * y0]])
+            t.flow_ref = (M, _grey(cv2.warpAffine(frame, M, (R, R), flags=cv2.INTER_LINEAR)),
+                          t.uv_px.copy(), frame.shape)
+
+    def propagate(self, frame: np.ndarray) -> None:
+        """Move every track from the previous frame (its window kept by remember()) into this
+        frame, (H, W, 3) RGB or (H, W) grey uint8. Tracks that fail the checks are dropped.
 
         The flow runs in a small square window around each hand (flow_roi_px, the hand's box
         enlarged by flow_roi_scale, resampled from both frames), so its cost does not depend on
@@ -141,23 +157,20 @@ class Tracker:
             t.age += 1
         if not self.tracks:
             return
-        if prev_gray is None or prev_gray.shape != gray.shape:
-            self._drop(list(self.tracks))
-            return
         c = self.config
-        h, w = gray.shape[:2]
+        h, w = frame.shape[:2]
         R = c.flow_roi_px
         win = (c.lk_window_px, c.lk_window_px)
         crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.03)
         lost = []
         for t in self.tracks:
-            b = t.box(c.box_margin)
-            side = b.size * c.flow_roi_scale
-            s = R / side
-            x0, y0 = b.cx - side / 2.0, b.cy - side / 2.0
-            M = np.array([[s, 0.0, -s * x0], [0.0, s, -s * y0]])
-            a = cv2.warpAffine(prev_gray, M, (R, R), flags=cv2.INTER_LINEAR)
-            bimg = cv2.warpAffine(gray, M, (R, R), flags=cv2.INTER_LINEAR)
+            if t.flow_ref is None or t.flow_ref[3] != frame.shape:
+                lost.append(t)
+                continue
+            M, a, uv_prev, _ = t.flow_ref
+            s, x0, y0 = M[0, 0], -M[0, 2] / M[0, 0], -M[1, 2] / M[1, 1]
+            bimg = _grey(cv2.warpAffine(frame, M, (R, R), flags=cv2.INTER_LINEAR))
+            t.uv_px = uv_prev
             p0 = ((t.uv_px[PALM] - (x0, y0)) * s).astype(np.float32).reshape(-1, 1, 2)
             p1, st1, _ = cv2.calcOpticalFlowPyrLK(a, bimg, p0, None, winSize=win,
                                                   maxLevel=c.lk_levels, criteria=crit)
@@ -277,6 +290,10 @@ class Tracker:
             self._drop([track])
             return False
         return True
+
+
+def _grey(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
 
 
 def keypoint_box(uv_px: np.ndarray, margin: float) -> Box:

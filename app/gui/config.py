@@ -13,13 +13,14 @@ class Scene3DConfig:
     elevation_deg, azimuth_deg: initial camera; grid_m / grid_step_m: floor grid size and spacing;
     floor_m: how far below the camera axis the grid lies; max_hands: item slots kept."""
 
-    center_depth_m: float = 0.5
-    distance_m: float = 0.7
-    elevation_deg: float = 16.0
-    azimuth_deg: float = -68.0
+    center_depth_m: float = 0.42
+    distance_m: float = 0.6
+    elevation_deg: float = 28.0
+    azimuth_deg: float = -55.0
     grid_m: float = 1.2
     grid_step_m: float = 0.1
     floor_m: float = 0.25
+    tick_x_m: float = 0.22  # where the depth labels stand on the floor (x, metres)
     bone_width_px: float = 4.0
     joint_size_px: float = 6.0
     cloud_size_px: float = 2.5

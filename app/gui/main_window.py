@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.frames_skipped = 0  # arrived but replaced by a newer one before drawing
         self._last_frame_t = 0.0
         self._stalled = False
+        self._engine_frames = 0
         self._fullscreen_3d = False
         self._was_maximized = False
 
@@ -212,6 +213,7 @@ class MainWindow(QMainWindow):
         self.latest = None
         self._last_frame_t = time.monotonic()
         self._stalled = False
+        self._engine_frames = 0  # the stall warning starts after the first frame (opening is slow)
         self.video.clear(f"Opening {self._source_text()}…")
         self.engine.start()
         self._update_status_labels(None)
@@ -249,10 +251,12 @@ class MainWindow(QMainWindow):
     # --- frames ---------------------------------------------------------------------------
     def _on_frame(self, packet: FramePacket) -> None:
         self.frames_received += 1
+        self._engine_frames += 1
         self._last_frame_t = time.monotonic()
         if self._stalled:
             self._stalled = False
             self.banner.hide()
+            self.statusBar().clearMessage()
         if self.latest is not None:
             self.frames_skipped += 1
         self.latest = packet
@@ -293,7 +297,8 @@ class MainWindow(QMainWindow):
         lab["hands"].setText(f"hands {r.hands}")
 
     def _check_stall(self) -> None:
-        if self.engine is None or self.paused or not self.engine.is_running():
+        if self.engine is None or self.paused or not self._engine_frames or \
+                not self.engine.is_running():
             return
         idle = time.monotonic() - self._last_frame_t
         if idle > self.config.stall_s and not self._stalled:
@@ -386,8 +391,8 @@ class MainWindow(QMainWindow):
         folder = Path(self.settings.record_dir).expanduser()
         problem = writable_problem(folder) if self.settings.record_dir else \
             "no recording folder set; choose one in the panel"
-        if problem is None and self.engine is None:
-            problem = "nothing is running to record; choose a source first"
+        if problem is None and (self.engine is None or not self.engine.is_running()):
+            problem = "nothing is running to record; choose a working source first"
         if problem is not None:
             self.panel.set_recording(False)
             self.show_problem(f"Cannot record: {problem}")

@@ -105,7 +105,7 @@ class Scene3D(gl.GLViewWidget):
         step = 2 * c.grid_step_m
         for k in range(1, int(c.grid_m / step + 1e-6) + 1):
             depth = step * k
-            self.addItem(gl.GLTextItem(pos=np.array([-0.3, depth, -c.floor_m]),
+            self.addItem(gl.GLTextItem(pos=np.array([c.tick_x_m, depth, -c.floor_m]),
                                        text=f"{depth:.1f} m", font=font, color=(150, 155, 165)))
 
     def show_result(self, result: FrameResult) -> None:

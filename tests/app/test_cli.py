@@ -77,3 +77,17 @@ def test_window_mode_says_when_the_gui_is_missing(ckpt, monkeypatch, capsys):
     assert main(["--demo", "--checkpoint", str(ckpt)]) == 2
     err = capsys.readouterr().err
     assert "error: the window is not available" in err and "--headless" in err
+
+
+def test_bad_calibration_file_is_a_clear_error(ckpt, tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((48, 64, 3), np.uint8))
+    bad = tmp_path / "cam.yaml"
+    bad.write_text("not: [a calibration")
+    rc = main(["--images", str(tmp_path), "--calibration", str(bad), "--headless",
+               "--checkpoint", str(ckpt)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert [x for x in err.splitlines() if x.startswith("error: calibration")], err

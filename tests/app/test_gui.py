@@ -90,8 +90,8 @@ def qapp_args(display):
 @pytest.fixture
 def needs_gl(display):
     if display != "xcb":
-        pytest.skip("no OpenGL: Xvfb is missing, so the 3D view cannot be shown "
-                    "(scripts/gui-test-deps.sh installs it)")
+        pytest.skip("no OpenGL on Qt's offscreen platform (Xvfb is missing, or "
+                    "HANDTRACK_GUI_PLATFORM=offscreen); scripts/gui-test-deps.sh installs Xvfb")
 
 
 @pytest.fixture

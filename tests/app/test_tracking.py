@@ -35,7 +35,8 @@ def test_flow_follows_a_moving_image():
     shift = np.array([6.0, -4.0])
     M = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
     g1 = cv2.warpAffine(g0, M, (W, H), borderMode=cv2.BORDER_REFLECT)
-    tr.propagate(g0, g1)
+    tr.remember(g0)
+    tr.propagate(g1)
     assert len(tr.tracks) == 1
     t = tr.tracks[0]
     assert not t.detected and t.flow_kept > 0.8
@@ -47,7 +48,8 @@ def test_flow_follows_a_moving_image():
 def test_track_is_lost_when_the_image_changes_completely():
     tr = Tracker(TrackerConfig(max_hands=1))
     tr.update([_det(_hand_uv(150, 120))], (W, H))
-    tr.propagate(_texture(0), _texture(99))
+    tr.remember(_texture(0))
+    tr.propagate(_texture(99))
     assert tr.tracks == [] and tr.lost_total == 1
     assert tr.needs_detection()
 
@@ -63,7 +65,8 @@ def test_ids_association_and_limits():
     g = _texture()
     runs = []
     for _ in range(6):
-        tr.propagate(g, g)
+        tr.remember(g)
+        tr.propagate(g)
         runs.append(tr.needs_detection())
         if runs[-1]:
             tr.update([_det(a + 1.0, RIGHT)], (W, H))
@@ -76,7 +79,8 @@ def test_ids_association_and_limits():
     tr.update([_det(_hand_uv(160, 40, seed=3))], (W, H))
     assert len(tr.tracks) == 2
     # all tracked: no detector until the refresh (off here)
-    tr.propagate(g, g)
+    tr.remember(g)
+    tr.propagate(g)
     assert not tr.needs_detection()
     # lost ids are never reused
     tr.reset()
@@ -98,7 +102,8 @@ def test_finish_drops_tracks_whose_fit_fails_or_box_collapses():
     tr = Tracker(TrackerConfig(max_hands=2))
     tr.update([_det(_hand_uv(80, 120)), _det(_hand_uv(240, 120, seed=2))], (W, H))
     g = _texture()
-    tr.propagate(g, g)
+    tr.remember(g)
+    tr.propagate(g)
     t0, t1 = tr.tracks
     assert not tr.finish(t0, None, float("inf"), (W, H))
     collapsed = np.tile([240.0, 120.0], (21, 1)) + np.random.default_rng(0).normal(size=(21, 2))

@@ -1,0 +1,56 @@
+"""End to end on a tiny synthetic set: handtrack-synth's Python API -> handtrack-train (two
+strategies, 2 steps) -> handtrack-eval (tables, PCK plot, cloud and interpolation figures)."""
+
+import json
+
+import pytest
+
+from tests.train.fakes import single_thread
+
+synth = pytest.importorskip("train.synth.writer", reason="train/synth is not available")
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory):
+    from train.synth.render import SynthConfig
+
+    root = tmp_path_factory.mktemp("synth")
+    synth.write_dataset(root, 4, 3, SynthConfig(size=96), seed=0, workers=1, progress=False)
+    return root
+
+
+SMALL = ["--crop-size", "32", "--cloud-points", "32", "--heatmap-size", "8", "--steps", "2",
+         "--batch-size", "2", "--workers", "0", "--no-progress", "--device", "cpu",
+         "--log-every", "1"]
+
+
+@pytest.mark.slow
+def test_train_and_eval_end_to_end(synth_dir, tmp_path, capsys):
+    from train.cli_eval import main as eval_main
+    from train.cli_train import main as train_main
+
+    with single_thread():
+        for s in ("s1", "s4"):
+            code = train_main(["--strategy", s, "--data", f"synth:{synth_dir}",
+                               "--out", str(tmp_path / s), *SMALL])
+            assert code == 0, capsys.readouterr().err
+        out = tmp_path / "eval"
+        code = eval_main(["--checkpoint", str(tmp_path / "s1" / "last.pt"),
+                          str(tmp_path / "s4" / "last.pt"), "--data", f"synth:{synth_dir}",
+                          "--out", str(out), "--no-progress", "--device", "cpu"])
+    assert code == 0, capsys.readouterr().err
+    table = (out / "results.md").read_text().splitlines()
+    assert len(table) == 4 and table[2].startswith("| s1 | s1 |") and "| s4 | s4 |" in table[3]
+    res = json.loads((out / "metrics.json").read_text())
+    assert all(r["metrics"]["epe_mm"] > 0 and r["metrics"]["n"] == 3 for r in res)
+    for f in ("pck.png", "clouds_s4.png", "interp_s1.png", "interp_s4.png"):
+        assert (out / f).stat().st_size > 1000, f
+    assert not (out / "clouds_s1.png").exists()  # s1 has no cloud decoder
+
+
+def test_eval_cli_errors(tmp_path, capsys):
+    from train.cli_eval import main as eval_main
+
+    code = eval_main(["--checkpoint", str(tmp_path / "none.pt"), "--data", "synth:x"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "does not exist" in err

@@ -1,0 +1,154 @@
+"""handtrack-eval: evaluate checkpoints (RGB -> pose) with the literature's protocol.
+
+Mean EPE in mm (root-aligned, the normalised prediction rescaled by the ground-truth bone
+length), 3D PCK from 20 to 50 mm and its AUC; one PCK plot with every checkpoint (paper Fig. 5),
+a markdown table row per checkpoint, clouds decoded from RGB next to the ground truth (Fig. 3)
+and a latent interpolation strip between two images (Fig. 4)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.checkpoint import CheckpointError, load_inference
+from train import metrics, plots
+from train.evaluate import evaluate
+
+EPILOG = """example:
+  handtrack-eval --checkpoint runs/s1/last.pt runs/s4/last.pt --data synth:data/synth --out eval
+writes eval/pck.png, eval/results.md, eval/metrics.json, eval/clouds_<name>.png,
+eval/interp_<name>.png"""
+
+TABLE_HEADER = ("| checkpoint | strategy | EPE (mm) | median (mm) | AUC 20-50 | PCK@20 | "
+                "PCK@30 | PCK@50 | n |\n|---|---|---|---|---|---|---|---|---|")
+
+
+def table_row(label: str, strategy: str, m: dict) -> str:
+    return (f"| {label} | {strategy} | {m['epe_mm']:.2f} | {m['median_mm']:.2f} | "
+            f"{m['auc_20_50']:.3f} | {m['pck_20']:.3f} | {m['pck_30']:.3f} | {m['pck_50']:.3f} "
+            f"| {m['n']} |")
+
+
+def _label(path: Path, taken: set[str]) -> str:
+    """A short unique name for a checkpoint: its run folder (runs/s4/last.pt -> s4)."""
+    name = path.parent.name if path.stem in ("last", "best") else path.stem
+    base, k = name or path.stem, 2
+    while name in taken:
+        name = f"{base}-{k}"
+        k += 1
+    taken.add(name)
+    return name
+
+
+def evaluate_checkpoints(paths: list[str | Path], data: str, split: str = "evaluation",
+                         out: str | Path | None = None, labels: list[str] | None = None,
+                         batch_size: int = 32, device: str = "cpu", max_samples: int = 0,
+                         figures: bool = True, interp: tuple[int, int] = (0, 1),
+                         progress: bool = True) -> list[dict]:
+    """Evaluate checkpoints on one data spec. Returns one dict per checkpoint: label, path,
+    strategy, metrics (summary), pck (T,). Writes figures and tables under `out` if given."""
+    from train.data import SampleConfig, open_dataset
+
+    out = Path(out) if out else None
+    sets: dict[tuple, object] = {}
+    taken: set[str] = set()
+    results = []
+    for i, p in enumerate(paths):
+        p = Path(p)
+        net, meta = load_inference(p)
+        if meta["has_cloud_decoder"]:
+            net, meta = load_inference(p, with_cloud=True)
+        label = labels[i] if labels else _label(p, taken)
+        key = (meta["crop_size"], meta["cloud_points"], meta["heatmap_size"])
+        if key not in sets:
+            sc = SampleConfig(crop_size=key[0], cloud_points=key[1], heatmap_size=key[2],
+                              augment=False)
+            sets[key] = open_dataset(data, split, sc)
+        ds = sets[key]
+        summary, pred = evaluate(net, ds, batch_size=batch_size, device=device,
+                                 max_samples=max_samples, progress=progress)
+        results.append({"label": label, "path": str(p), "strategy": meta["strategy"],
+                        "metrics": summary, "pck": pred["pck"]})
+        if out is not None and figures:
+            _figures(net, ds, pred, out, label, interp, device)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        curves = {r["label"]: (metrics.PCK_THRESHOLDS_MM, r["pck"], r["metrics"]["auc_20_50"])
+                  for r in results}
+        plots.plot_pck(curves, out / "pck.png", title=f"3D PCK on {data} ({split})")
+        rows = [table_row(r["label"], r["strategy"], r["metrics"]) for r in results]
+        (out / "results.md").write_text(TABLE_HEADER + "\n" + "\n".join(rows) + "\n")
+        js = [{k: v for k, v in r.items() if k != "pck"} | {"pck": r["pck"].tolist()}
+              for r in results]
+        (out / "metrics.json").write_text(json.dumps(js, indent=1))
+    return results
+
+
+@torch.no_grad()
+def _figures(net, ds, pred: dict, out: Path, label: str, interp: tuple[int, int],
+             device: str) -> None:
+    n = len(pred["index"])
+    k = min(4, n)
+    rgb = np.stack([ds[i]["rgb"].numpy() for i in range(k)])  # (K, 3, S, S)
+    if "cloud_pred" in pred:
+        plots.plot_clouds(rgb, pred["cloud_pred"][:k], pred["cloud_gt"][:k],
+                          out / f"clouds_{label}.png")
+    a, b = (min(i, n - 1) for i in interp)
+    za, zb = torch.from_numpy(pred["z"][a]), torch.from_numpy(pred["z"][b])
+    t = torch.linspace(0, 1, 7).unsqueeze(1)
+    z = ((1 - t) * za + t * zb).to(device)  # (7, D)
+    poses = net.pose_decoder(z).cpu().numpy()
+    clouds = net.cloud_decoder(z).cpu().numpy() if net.cloud_decoder is not None else None
+    plots.plot_interpolation(ds[a]["rgb"].numpy(), ds[b]["rgb"].numpy(), poses, clouds,
+                             out / f"interp_{label}.png")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="handtrack-eval", description=__doc__, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", nargs="+", required=True, metavar="CKPT",
+                   help="one or more checkpoints written by handtrack-train")
+    p.add_argument("--data", required=True, help="rhd:PATH, stb:PATH or synth:PATH")
+    p.add_argument("--split", default="evaluation", choices=("training", "evaluation"),
+                   help="data split (evaluation)")
+    p.add_argument("--out", default="eval", help="folder for plots and tables (eval)")
+    p.add_argument("--labels", nargs="+", default=None,
+                   help="names for the checkpoints in plots/tables (default: run folders)")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size (32)")
+    p.add_argument("--max-samples", type=int, default=0, help="first N samples only (0: all)")
+    p.add_argument("--interp", nargs=2, type=int, default=(0, 1), metavar=("I", "J"),
+                   help="sample indices of the latent interpolation (0 1)")
+    p.add_argument("--no-figures", action="store_true", help="tables and PCK plot only")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (auto)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    if a.labels and len(a.labels) != len(a.checkpoint):
+        print(f"error: {len(a.labels)} --labels for {len(a.checkpoint)} checkpoints; give one "
+              "label per checkpoint", file=sys.stderr)
+        return 2
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+    try:
+        results = evaluate_checkpoints(a.checkpoint, a.data, a.split, a.out, a.labels,
+                                       a.batch_size, device, a.max_samples,
+                                       not a.no_figures, tuple(a.interp), not a.no_progress)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(TABLE_HEADER)
+    for r in results:
+        print(table_row(r["label"], r["strategy"], r["metrics"]))
+    print(f"plots and tables in {a.out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

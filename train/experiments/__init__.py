@@ -1,0 +1,1 @@
+"""Experiments that reproduce the paper's tables and figures on data at hand."""
