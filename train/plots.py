@@ -86,7 +86,10 @@ def plot_interpolation(rgb_a: np.ndarray, rgb_b: np.ndarray, poses: np.ndarray,
     t = len(poses)
     rows = 2 if clouds is not None else 1
     fig, axes = plt.subplots(rows, t + 2, figsize=(1.6 * (t + 2), 1.8 * rows), squeeze=False)
-    lim = float(np.abs(poses[..., :2]).max()) * 1.15 + 1e-6
+    extent = [np.abs(poses[..., :2]).max()]
+    if clouds is not None:
+        extent.append(np.percentile(np.abs(clouds[..., :2]), 99))
+    lim = float(max(extent)) * 1.15 + 1e-6
     for r in range(rows):
         axes[r, 0].imshow(_image(rgb_a))
         axes[r, -1].imshow(_image(rgb_b))

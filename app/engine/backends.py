@@ -6,7 +6,7 @@ in the crop camera) and optionally cloud (B, N, 3); `close()` frees it.
 
 - torch: the checkpoint in eager PyTorch, CPU or CUDA.
 - onnxruntime: the ONNX file written by handtrack-export, CPU execution provider, full graph
-  optimisation, intra-op threads set to the machine's cores.
+  optimisation, intra-op threads set to the machine's cores, no busy-waiting between runs.
 - tensorrt: the torch-tensorrt ExportedProgram (.ep, fp16, batch max_batch) written by
   handtrack-export on a CUDA machine.
 
@@ -33,7 +33,10 @@ class BackendConfig:
     if the .onnx exists, else torch). checkpoint: the .pt file (its .onnx / .trt.ep siblings are
     found from it); None = the bundled default (app.engine.assets). device: "cpu", "cuda" or
     "auto" (torch backend). threads: CPU threads, 0 = all cores. max_batch: hands per forward
-    pass. with_cloud: also decode the point cloud (torch / onnx with a cloud output)."""
+    pass. with_cloud: also decode the point cloud (torch / onnx with a cloud output). spin: let
+    onnxruntime's worker threads busy-wait between runs (slightly lower latency on an idle
+    machine; off by default because the spinning threads take CPU from capture, tracking and the
+    GUI, and on a busy machine a descheduled spinning thread doubles the run time)."""
 
     kind: str = "auto"
     checkpoint: str | None = None
@@ -41,6 +44,7 @@ class BackendConfig:
     threads: int = 0
     max_batch: int = 2
     with_cloud: bool = False
+    spin: bool = False
 
 
 @dataclass
@@ -137,7 +141,8 @@ class OnnxBackend(Backend):
 
     name = "onnxruntime"
 
-    def __init__(self, onnx_file: str | Path, threads: int = 0, with_cloud: bool = False):
+    def __init__(self, onnx_file: str | Path, threads: int = 0, with_cloud: bool = False,
+                 spin: bool = False):
         try:
             import onnxruntime as ort
         except ImportError as e:
@@ -153,6 +158,7 @@ class OnnxBackend(Backend):
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.intra_op_num_threads = _threads(threads)
         opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
@@ -239,5 +245,6 @@ def open_backend(config: BackendConfig, checkpoint: Path) -> Backend:
     if kind == "torch":
         return TorchBackend(checkpoint, config.device, config.threads, config.with_cloud)
     if kind == "onnxruntime":
-        return OnnxBackend(onnx_path_of(checkpoint), config.threads, config.with_cloud)
+        return OnnxBackend(onnx_path_of(checkpoint), config.threads, config.with_cloud,
+                           config.spin)
     return TensorRTBackend(tensorrt_path_of(checkpoint), config.max_batch)

@@ -48,12 +48,12 @@ class ExperimentConfig:
     crop_size: int = 64
     cloud_points: int = 256
     heatmap_size: int = 32
-    steps: int = 1500
+    steps: int = 500
     batch_size: int = 32
     lr: float = 1e-4
     seeds: tuple[int, ...] = (0, 1)
     all_seeds: bool = False
-    fractions: tuple[float, ...] = (10.0, 25.0, 50.0, 100.0)
+    fractions: tuple[float, ...] = (10.0, 50.0, 100.0)
     weak_baseline: bool = True
     workers: int = 1
     device: str = "auto"
