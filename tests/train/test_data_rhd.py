@@ -162,3 +162,18 @@ def test_depth_codec_round_trip():
     d = np.random.default_rng(0).uniform(0, 5, size=(7, 9))
     back = rhd_format.decode_depth(rhd_format.encode_depth(d))
     np.testing.assert_allclose(back, d, atol=5.0 / 65535 / 2 + 1e-6)
+
+
+def test_choose_hand_never_picks_an_absent_hand_slot():
+    """A fully occluded rendered hand (no mask pixels, no visible points) must still win over the
+    empty slot that handtrack-synth writes for the hand it did not render."""
+    from train.data.rhd import LEFT, RIGHT, choose_hand
+
+    mask = np.zeros((8, 8), np.uint8)
+    uv_vis = np.zeros((42, 3))
+    xyz = np.zeros((42, 3))
+    xyz[:21] = 0.5  # only the left slot holds a hand
+    assert choose_hand(mask, uv_vis, xyz) == LEFT
+    xyz = np.zeros((42, 3))
+    xyz[21:] = 0.5
+    assert choose_hand(mask, uv_vis, xyz) == RIGHT

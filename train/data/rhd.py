@@ -21,8 +21,15 @@ from train.data.sample import RawSample
 LEFT, RIGHT = 0, 1
 
 
-def choose_hand(mask: np.ndarray, uv_vis: np.ndarray) -> int:
-    """0 (left) or 1 (right): the hand with more mask pixels; ties go to more visible points."""
+def choose_hand(mask: np.ndarray, uv_vis: np.ndarray, xyz: np.ndarray | None = None) -> int:
+    """0 (left) or 1 (right): the hand with more mask pixels; ties go to more visible points.
+
+    A hand slot whose 3D joints are all zero (an absent hand, as handtrack-synth writes the hand
+    it did not render) is never chosen while the other slot holds a hand."""
+    if xyz is not None:
+        present = [bool(np.any(xyz[:21])), bool(np.any(xyz[21:]))]
+        if present[0] != present[1]:
+            return LEFT if present[0] else RIGHT
     n_left = int(np.count_nonzero((mask >= 2) & (mask <= 17)))
     n_right = int(np.count_nonzero((mask >= 18) & (mask <= 33)))
     if n_left != n_right:
@@ -79,7 +86,7 @@ class RHDDataset(HandDataset):
             raise ValueError(f"sample {sid:05d} of {self.root / self.split}: colour "
                              f"{rgb.shape[:2]}, depth {depth.shape} and mask {mask.shape} "
                              f"sizes differ; they must match")
-        side = choose_hand(mask, a["uv_vis"])
+        side = choose_hand(mask, a["uv_vis"], a["xyz"])
         sl = slice(21 * side, 21 * side + 21)
         joints = from_rhd(a["xyz"][sl])
         uv_vis = from_rhd(a["uv_vis"][sl])
