@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -64,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="inference backend (auto: tensorrt > onnxruntime > torch, by what "
                         "handtrack-export wrote next to the checkpoint)")
     m.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    m.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
+    m.add_argument("--threads", type=int, default=0,
+                   help="CPU threads (0 = automatic: onnxruntime all cores, torch half)")
     m.add_argument("--cloud", action="store_true", help="also output the hand point cloud")
     t = p.add_argument_group("tracking and 3D")
     t.add_argument("--hands", type=int, choices=(1, 2), default=2, help="hands to track")
@@ -220,7 +223,27 @@ def run_headless(args: argparse.Namespace, config: EngineConfig) -> int:
     return 0
 
 
+def prepare_qt_environment() -> None:
+    """Undo what the OpenCV wheel (pulled in by mediapipe) does on import: it points
+    QT_QPA_PLATFORM_PLUGIN_PATH at its own Qt 5 plugins, which PyQt6 cannot load. Refuse early,
+    with a message, when there is no display (Qt would abort the process)."""
+    import cv2
+
+    cv_dir = Path(cv2.__file__).resolve().parent
+    for var in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
+        value = os.environ.get(var)
+        if value and Path(value).resolve().is_relative_to(cv_dir):
+            del os.environ[var]
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if (sys.platform.startswith("linux") and platform in ("", "xcb", "wayland")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        raise EngineError("there is no display to open the window on (DISPLAY and "
+                          "WAYLAND_DISPLAY are unset); run with --headless, or set "
+                          "QT_QPA_PLATFORM=offscreen")
+
+
 def run_window(args: argparse.Namespace, config: EngineConfig) -> int:
+    prepare_qt_environment()
     try:
         from app.gui.main_window import run_gui
     except ImportError as e:

@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.bench_engine [--frames 150] [--checkpoint PATH]
 
 Frames: the synthetic demo stream (train.synth), one hand and two hands, rendered before timing.
-Compared, frame by frame in sequence, on the same machine in one run:
+Compared on the same machine in one run, interleaved (each frame goes through every pipeline in
+turn, so load changes on a shared machine hit all alike):
 - MediaPipe Hands (mp.solutions, video mode, model_complexity 1 "full" and 0 "lite"),
   max_num_hands = number of hands in the stream;
 - the engine (detection + tracking + crops + backend + metric fit + filter) with onnxruntime at
@@ -53,41 +54,51 @@ def render_frames(hands: int, n: int):
     return src, [src.render(i) for i in range(n)]
 
 
-def _clock() -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process, all threads)."""
-    return time.perf_counter(), time.process_time()
+class MediaPipePipeline:
+    def __init__(self, hands: int, complexity: int):
+        import mediapipe as mp
+
+        self.hands = mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=hands,
+                                              model_complexity=complexity)
+        self.stats = None
+
+    def __call__(self, i, f) -> None:
+        self.hands.process(f.rgb)
+
+    def close(self) -> None:
+        self.hands.close()
 
 
-def time_mediapipe(frames, hands: int, complexity: int):
-    import mediapipe as mp
+class EnginePipeline:
+    def __init__(self, src, hands: int, checkpoint: Path, kind: str):
+        cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands),
+                           backend=BackendConfig(kind=kind, checkpoint=str(checkpoint),
+                                                 device="cpu", max_batch=hands),
+                           tracker=TrackerConfig(max_hands=hands))
+        self.engine = GroundTruthPoseEngine(cfg, source=src)
 
-    ms, cpu = [], []
-    with mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=hands,
-                                  model_complexity=complexity) as mph:
-        for f in frames:
-            t0, c0 = _clock()
-            mph.process(f.rgb)
-            t1, c1 = _clock()
-            ms.append((t1 - t0) * 1e3)
-            cpu.append((c1 - c0) * 1e3)
-    return np.array(ms), np.array(cpu), None
+    @property
+    def stats(self):
+        return self.engine.stats
+
+    def __call__(self, i, f) -> None:
+        self.engine.process(f.rgb, i / 30.0, i, f.truth)
+
+    def close(self) -> None:
+        self.engine.close()
 
 
-def time_engine(src, frames, hands: int, checkpoint: Path, kind: str):
-    cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands),
-                       backend=BackendConfig(kind=kind, checkpoint=str(checkpoint), device="cpu",
-                                             max_batch=hands),
-                       tracker=TrackerConfig(max_hands=hands))
-    with GroundTruthPoseEngine(cfg, source=src) as engine:
-        ms, cpu = [], []
-        for i, f in enumerate(frames):
-            t0, c0 = _clock()
-            engine.process(f.rgb, i / 30.0, i, f.truth)
-            t1, c1 = _clock()
-            ms.append((t1 - t0) * 1e3)
-            cpu.append((c1 - c0) * 1e3)
-        stats = engine.stats
-    return np.array(ms), np.array(cpu), stats
+def run_interleaved(frames, pipelines: dict) -> dict:
+    """Each frame goes through every pipeline in turn, so that a change of machine load hits
+    all of them alike. Returns name -> (wall ms (N,), CPU ms (N,))."""
+    out = {name: ([], []) for name in pipelines}
+    for i, f in enumerate(frames):
+        for name, pipe in pipelines.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            pipe(i, f)
+            out[name][0].append((time.perf_counter() - t0) * 1e3)
+            out[name][1].append((time.process_time() - c0) * 1e3)
+    return {k: (np.array(a), np.array(b)) for k, (a, b) in out.items()}
 
 
 def time_backend(checkpoint: Path, kind: str, batch: int, n: int) -> float:
@@ -137,15 +148,19 @@ def main() -> None:
     rows = []
     for hands in (1, 2):
         src, frames = render_frames(hands, args.frames)
-        res = {}
-        for c in (1, 0):
-            res[f"MediaPipe {'full' if c else 'lite'}"] = time_mediapipe(frames, hands, c)
+        pipes = {f"MediaPipe {'full' if c else 'lite'}": MediaPipePipeline(hands, c)
+                 for c in (1, 0)}
         for crop, kind in ((128, "onnxruntime"), (96, "onnxruntime"), (128, "torch")):
-            res[f"engine {kind} {crop}px"] = time_engine(src, frames, hands, models[crop], kind)
+            pipes[f"engine {kind} {crop}px"] = EnginePipeline(src, hands, models[crop], kind)
+        try:
+            res = run_interleaved(frames, pipes)
+        finally:
+            for pipe in pipes.values():
+                pipe.close()
         full = np.median(res["MediaPipe full"][0][w:])
-        for name, (ms, cpu, stats) in res.items():
+        for name, (ms, cpu) in res.items():
             med = float(np.median(ms[w:]))
-            extra = ""
+            stats, extra = pipes[name].stats, ""
             if stats is not None:
                 pct = stats.percentiles()
                 stages = ", ".join(f"{k} {pct[k][0]:.2f}" for k in

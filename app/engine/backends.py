@@ -31,8 +31,9 @@ BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 class BackendConfig:
     """kind: one of BACKENDS ("auto": tensorrt if its artefact and CUDA exist, else onnxruntime
     if the .onnx exists, else torch). checkpoint: the .pt file (its .onnx / .trt.ep siblings are
-    found from it); None = the bundled default (app.engine.assets). device: "cpu", "cuda" or
-    "auto" (torch backend). threads: CPU threads, 0 = all cores. max_batch: hands per forward
+    found from it); None = the bundled default (app.engine.DEFAULT_CHECKPOINT). device: "cpu",
+    "cuda" or "auto" (torch backend). threads: CPU threads, 0 = automatic (onnxruntime: all
+    cores; torch: half of them). max_batch: hands per forward
     pass. with_cloud: also decode the point cloud (torch / onnx with a cloud output). spin: let
     onnxruntime's worker threads busy-wait between runs (slightly lower latency on an idle
     machine; off by default because the spinning threads take CPU from capture, tracking and the
@@ -120,7 +121,10 @@ class TorchBackend(Backend):
         self._torch = torch
         self.device = device
         if device == "cpu":
-            torch.set_num_threads(_threads(threads))
+            # PyTorch's OpenMP workers busy-wait between operators: with one per core they
+            # starve MediaPipe, capture and the GUI (and each other on a busy machine), so the
+            # default is half the cores.
+            torch.set_num_threads(threads if threads > 0 else max(1, (os.cpu_count() or 2) // 2))
         self.net, self.meta = _load_checkpoint(Path(checkpoint), with_cloud, device)
         self.net.to(device)
         self.crop_size = int(self.meta["crop_size"])

@@ -25,6 +25,7 @@ import numpy as np
 
 from app.engine.backends import Backend, BackendConfig, open_backend
 from app.engine.capture import FrameGrabber
+from app.engine.crops import fast_crop_camera, k_inverse
 from app.engine.detect import DetectorConfig, MediaPipeDetector
 from app.engine.errors import EngineError
 from app.engine.filters import FilterConfig, HandFilters
@@ -33,7 +34,7 @@ from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand, ope
 from app.engine.stats import EngineStats
 from app.engine.tracking import Tracker, TrackerConfig
 from app.results import FrameResult, HandResult
-from model.geometry import crop_camera, transform_points
+from model.geometry import transform_points
 from model.hand import ROOT
 
 # The bundled model: a checkpoint and, next to it, its exports (default.onnx, default.trt.ep).
@@ -252,7 +253,7 @@ class Engine:
             if self.source.mirrored and self.intrinsics_source.startswith("file:"):
                 K = K.copy()
                 K[0, 2] = size[0] - 1 - K[0, 2]  # the mirrored image's principal point
-        self._K, self._K_size = K, size
+        self._K, self._K_size, self._K_inv = K, size, k_inverse(K)
         return K
 
     # ------------------------------------------------------------------ one frame
@@ -290,7 +291,7 @@ class Engine:
             cams = []
             margin = self.tracker.config.box_margin
             for i, tr in enumerate(tracks):
-                cam = crop_camera(K, tr.box(margin), S)
+                cam = fast_crop_camera(K, tr.box(margin), S, self._K_inv)
                 crop = cv2.warpPerspective(rgb, cam.H, (S, S), flags=cv2.INTER_LINEAR,
                                            borderMode=cv2.BORDER_CONSTANT)
                 np.multiply(crop.transpose(2, 0, 1), 1.0 / 255.0, out=self._buf[i],

@@ -8,8 +8,9 @@ solved so that the projections of rel + t through the crop camera K_v fit the 2D
     u_i = fx (x_i + tx) / (z_i + tz) + cx   <=>   fx tx - (u_i - cx) tz = (u_i - cx) z_i - fx x_i
 
 (likewise for v), which is linear in t: two equations per joint, three unknowns, a weighted
-least squares in closed form. A second pass divides every equation by the depth (z_i + tz) of the
-first solution, which turns the algebraic error into the reprojection error in pixels. Finally
+least squares in closed form (a 3x3 system, solved without LAPACK). A second pass divides every
+equation by the depth (z_i + tz) of the first solution, which turns the algebraic error into the
+reprojection error in pixels. Finally
 the rotation of the viewpoint correction is undone: p_camera = R (rel + t).
 """
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from app.engine.crops import solve3
 
 # Middle finger MCP->PIP bone (joint centre to joint centre) of an average adult, metres. Proximal
 # phalanx length reported for adults is about 4.0-4.6 cm (women to men); 4.3 cm is used.
@@ -83,11 +86,8 @@ def fit_root(rel_m: np.ndarray, uv_px: np.ndarray, K: np.ndarray, weights: np.nd
                 break
             row_w = np.concatenate([w / depth, w / depth])
         Aw = A * (row_w * row_w)[:, None]  # normal equations (A^T W^2 A) t = A^T W^2 b
-        try:
-            sol = np.linalg.solve(A.T @ Aw, Aw.T @ b)
-        except np.linalg.LinAlgError:
-            break
-        if not np.all(np.isfinite(sol)):
+        sol = solve3(A.T @ Aw, Aw.T @ b)
+        if sol is None or not np.all(np.isfinite(sol)):
             break
         t = sol
     depth = rel[:, 2] + t[2] if t is not None else None

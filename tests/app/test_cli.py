@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +76,7 @@ def test_window_mode_says_when_the_gui_is_missing(ckpt, monkeypatch, capsys):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_gui)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert main(["--demo", "--checkpoint", str(ckpt)]) == 2
     err = capsys.readouterr().err
     assert "error: the window is not available" in err and "--headless" in err
@@ -91,3 +94,17 @@ def test_bad_calibration_file_is_a_clear_error(ckpt, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err
     assert [x for x in err.splitlines() if x.startswith("error: calibration")], err
+
+
+def test_window_without_a_display_is_a_clear_error(ckpt, monkeypatch, capsys):
+    import cv2
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    # what the OpenCV wheel sets on import, which would break PyQt6
+    monkeypatch.setenv("QT_QPA_PLATFORM_PLUGIN_PATH", str(Path(cv2.__file__).parent / "qt"))
+    assert main(["--demo", "--checkpoint", str(ckpt)]) == 2
+    err = capsys.readouterr().err
+    assert "error: there is no display" in err and "--headless" in err
+    assert "QT_QPA_PLATFORM_PLUGIN_PATH" not in os.environ

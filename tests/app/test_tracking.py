@@ -109,3 +109,19 @@ def test_finish_drops_tracks_whose_fit_fails_or_box_collapses():
     collapsed = np.tile([240.0, 120.0], (21, 1)) + np.random.default_rng(0).normal(size=(21, 2))
     assert not tr.finish(t1, collapsed, 0.01, (W, H))
     assert tr.tracks == []
+
+
+def test_fast_crop_camera_equals_model_geometry():
+    from app.engine.crops import fast_crop_camera, k_inverse, solve3
+    from model.geometry import Box, crop_camera, intrinsics_from_fov
+
+    K = intrinsics_from_fov(640, 480, 60.0)
+    np.testing.assert_allclose(k_inverse(K), np.linalg.inv(K), atol=1e-15)
+    for box in (Box(100.0, 50.0, 80.0), Box(600.0, 400.0, 200.0), Box(320.0, 240.0, 50.0)):
+        ref, fast = crop_camera(K, box, 128), fast_crop_camera(K, box, 128)
+        for a, b in ((ref.R, fast.R), (ref.K_virtual, fast.K_virtual), (ref.H, fast.H)):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    rng = np.random.default_rng(0)
+    M, b = rng.normal(size=(3, 3)), rng.normal(size=3)
+    np.testing.assert_allclose(solve3(M, b), np.linalg.solve(M, b), rtol=1e-10)
+    assert solve3(np.ones((3, 3)), b) is None
