@@ -374,8 +374,10 @@ def test_stale_frames_are_dropped_not_queued(qtbot, make_window):
     assert produced > 3 * drawn, (produced, drawn)
     assert window.frames_skipped > produced // 2
     latest = window.video._result
-    assert latest.frame_id >= services.engines[-1].produced - 60  # the newest, not a backlog
-    assert time.time() - latest.capture_time < 0.5
+    # the newest, not a backlog: a queue would still be drawing frames near the start (a draw
+    # takes 40 ms, the engine makes a frame every 3 ms); bounds leave room for a loaded machine
+    assert latest.frame_id >= produced // 2, (latest.frame_id, produced)
+    assert time.time() - latest.capture_time < 1.5
 
 
 OFFSCREEN_SCRIPT = """
