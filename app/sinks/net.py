@@ -122,3 +122,28 @@ class DatagramSender:
 
     def close(self) -> None:
         self._sock.close()
+
+
+class DatagramSink:
+    """Base of the sinks that send datagrams (OSC, UDP): the error and statistics of their
+    DatagramSender, closing and the context-manager protocol."""
+
+    _sender: DatagramSender
+
+    @property
+    def error(self) -> str | None:
+        return self._sender.error
+
+    @property
+    def stats(self) -> dict[str, int]:
+        s = self._sender
+        return {"sent": s.sent, "dropped": s.dropped, "failed": s.failed}
+
+    def close(self) -> None:
+        self._sender.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -28,7 +28,7 @@ from pythonosc.parsing import osc_types
 
 from app.results import FrameResult, HandResult
 from app.sinks.errors import SinkConfigError
-from app.sinks.net import DatagramSender
+from app.sinks.net import DatagramSender, DatagramSink
 
 DEFAULT_OSC_PORT = 9000
 
@@ -64,7 +64,7 @@ def bundle_dgram(time_s: float, messages: list) -> bytes:
     return b"".join(parts)
 
 
-class OscSink:
+class OscSink(DatagramSink):
     """Sends every FrameResult as OSC (see the module docstring for the layout).
 
     `write` never blocks (non-blocking UDP socket; a full buffer drops the frame) and never
@@ -78,15 +78,6 @@ class OscSink:
             raise SinkConfigError(f"OSC prefix {self.config.prefix!r} must start with '/'")
         self._sender = DatagramSender(self.config.host, self.config.port, "OSC", "--osc")
         self._t0 = self.config.time_origin_s
-
-    @property
-    def error(self) -> str | None:
-        return self._sender.error
-
-    @property
-    def stats(self) -> dict[str, int]:
-        s = self._sender
-        return {"sent": s.sent, "dropped": s.dropped, "failed": s.failed}
 
     def _time_s(self, capture_time: float) -> float:
         if self._t0 is None:
@@ -130,12 +121,3 @@ class OscSink:
         except Exception as e:  # a malformed result must not stop tracking
             self._sender.report("encode", f"OSC: cannot encode frame {result.frame_id} ({e}); "
                                 "frame skipped")
-
-    def close(self) -> None:
-        self._sender.close()
-
-    def __enter__(self) -> OscSink:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

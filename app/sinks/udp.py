@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.results import FrameResult
-from app.sinks.net import DatagramSender
+from app.sinks.net import DatagramSender, DatagramSink
 
 DEFAULT_UDP_PORT = 9001
 FORMAT = "handtrack-udp-1"
@@ -59,22 +59,13 @@ def encode_frame(result: FrameResult) -> bytes:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-class UdpSink:
+class UdpSink(DatagramSink):
     """Sends one JSON datagram per frame. Never blocks, never raises from `write`; the first
     problem is in `error` and logged once. Raises SinkConfigError for a bad host or port."""
 
     def __init__(self, config: UdpConfig | None = None) -> None:
         self.config = config or UdpConfig()
         self._sender = DatagramSender(self.config.host, self.config.port, "UDP", "--udp")
-
-    @property
-    def error(self) -> str | None:
-        return self._sender.error
-
-    @property
-    def stats(self) -> dict[str, int]:
-        s = self._sender
-        return {"sent": s.sent, "dropped": s.dropped, "failed": s.failed}
 
     def write(self, result: FrameResult, frame_rgb: np.ndarray | None = None) -> None:
         """Send one frame. frame_rgb is ignored (accepted for the sink interface)."""
@@ -90,12 +81,3 @@ class UdpSink:
                                 "hands); such frames are skipped - track fewer hands")
             return
         self._sender.send(data)
-
-    def close(self) -> None:
-        self._sender.close()
-
-    def __enter__(self) -> UdpSink:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.geometry import rot_x, rot_y, rot_z
+
 POSE_DIM = 21
 
 # Joint limits (radians). Abduction of the long fingers is the spread around the rest direction.
@@ -53,19 +55,6 @@ THUMB_CMC_POS = np.array([0.022, 0.022, 0.008])
 FINGER_REST_SPREAD = np.array([0.06, 0.0, -0.07, -0.15])
 
 
-def _rot_x(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-
-
-def _rot_y(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-
-
-def _rot_z(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def _thumb_base() -> np.ndarray:
@@ -112,11 +101,11 @@ def forward_kinematics(pose: np.ndarray, skel: Skeleton) -> tuple[np.ndarray, np
     cup = pose[20]
 
     # Thumb: CMC (2 DOF), MCP and IP flexion.
-    F = THUMB_BASE @ _rot_z(-pose[0]) @ _rot_x(pose[1]) @ _rot_y(-0.6 * pose[1])
+    F = THUMB_BASE @ rot_z(-pose[0]) @ rot_x(pose[1]) @ rot_y(-0.6 * pose[1])
     p = skel.cmc.copy()
     joints[1], frames[1] = p, F
     for k, a in enumerate((0.0, pose[2], pose[3])):
-        F = F @ _rot_x(a)
+        F = F @ rot_x(a)
         p = p + F[:, 1] * skel.phalanx[0, k]
         joints[2 + k], frames[2 + k] = p, F
 
@@ -126,12 +115,12 @@ def forward_kinematics(pose: np.ndarray, skel: Skeleton) -> tuple[np.ndarray, np
         fold = cup * (0.0, 0.1, 0.6, 1.0)[f]
         mcp = skel.mcp[f].copy()
         mcp[2] += fold * 0.35 * abs(skel.mcp[f, 0] - skel.mcp[1, 0])
-        F = _rot_y(-fold * 0.5) @ _rot_z(-(FINGER_REST_SPREAD[f] + pose[4 + 4 * f]))
-        F = F @ _rot_x(pose[5 + 4 * f])
+        F = rot_y(-fold * 0.5) @ rot_z(-(FINGER_REST_SPREAD[f] + pose[4 + 4 * f]))
+        F = F @ rot_x(pose[5 + 4 * f])
         joints[base], frames[base] = mcp, F
         p = mcp
         for k, a in enumerate((0.0, pose[6 + 4 * f], pose[7 + 4 * f])):
-            F = F @ _rot_x(a)
+            F = F @ rot_x(a)
             p = p + F[:, 1] * skel.phalanx[1 + f, k]
             joints[base + 1 + k], frames[base + 1 + k] = p, F
     return joints, frames
