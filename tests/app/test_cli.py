@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.cli import main
@@ -34,13 +35,24 @@ def test_headless_demo_writes_json_and_summary(ckpt, tmp_path, capsys):
 
 def test_record_then_replay(ckpt, tmp_path, capsys):
     session = tmp_path / "session"
+    live_out = tmp_path / "live.jsonl"
     assert main(["--demo", "--headless", "--frames", "6", "--record", str(session),
-                 "--checkpoint", str(ckpt), "--backend", "torch"]) == 0
+                 "--json", str(live_out), "--checkpoint", str(ckpt), "--backend", "torch"]) == 0
     out = tmp_path / "replay.jsonl"
     assert main(["--replay", str(session), "--headless", "--json", str(out),
                  "--checkpoint", str(ckpt), "--backend", "torch"]) == 0
+    live = [json.loads(x) for x in live_out.read_text().splitlines()]
     replayed = [json.loads(x) for x in out.read_text().splitlines()]
-    assert len(replayed) == 6
+    assert len(replayed) == len(live) == 6
+    assert sum(len(a["hands"]) for a in live) >= 3  # the comparison below is not vacuous
+    # replay gives the live run's results: same frames, hands, joints and pixels
+    for a, b in zip(live, replayed):
+        assert a["frame"] == b["frame"] and a["time"] == pytest.approx(b["time"], abs=1e-6)
+        assert [h["id"] for h in a["hands"]] == [h["id"] for h in b["hands"]]
+        for ha, hb in zip(a["hands"], b["hands"]):
+            assert ha["side"] == hb["side"]
+            np.testing.assert_allclose(ha["joints_m"], hb["joints_m"], atol=2e-6)
+            np.testing.assert_allclose(ha["uv_px"], hb["uv_px"], atol=2e-3)
     out2 = tmp_path / "reprocessed.jsonl"
     assert main(["--replay", str(session), "--reprocess", "--headless", "--json", str(out2),
                  "--checkpoint", str(ckpt), "--backend", "torch"]) == 0
