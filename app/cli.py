@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--threads", type=int, default=0,
                    help="CPU threads (0 = automatic: onnxruntime all cores, torch half)")
     m.add_argument("--cloud", action="store_true", help="also output the hand point cloud")
+    m.add_argument("--fuse", choices=("rgb", "2d", "rgb+2d"), default=None,
+                   help="experts of a fused model (--strategy s4-2d): RGB crop, MediaPipe's 2D "
+                        "landmarks or both; 2D joins on frames where the detector ran "
+                        "(default: rgb+2d if the model has the 2D expert, else rgb)")
     t = p.add_argument_group("tracking and 3D")
     t.add_argument("--hands", type=int, choices=(1, 2), default=2, help="hands to track")
     t.add_argument("--detector", type=int, choices=(0, 1), default=1,
@@ -130,7 +134,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         backend=BackendConfig(kind=args.backend, checkpoint=args.checkpoint, device=args.device,
                               threads=args.threads, max_batch=args.hands, with_cloud=args.cloud),
         metric=metric, filter=filt, calibration=args.calibration, hfov_deg=args.hfov,
-        reprocess=args.reprocess)
+        reprocess=args.reprocess, fuse=args.fuse)
 
 
 def open_sinks(args: argparse.Namespace, engine) -> list:

@@ -6,6 +6,11 @@
   "pose" (B, 21, 3) (and "cloud" (B, N, 3) with --cloud), dynamic batch; the model's metadata
   (crop size, strategy...) is stored as the JSON metadata entry "handtrack". The export is checked
   against PyTorch with ONNX Runtime and the largest difference printed.
+  A checkpoint with the 2D-keypoint expert (strategy s4-2d) gives the fused graph: three more
+  inputs "heat" (B, 21, M, M) float32 (MediaPipe's landmarks as heat maps in the crop,
+  app/engine/fusion.py), "heat_weight" (B,) and "rgb_weight" (B,) float32 in {0, 1} that switch
+  each expert per sample (RGB only: 1, 0 -> heat_weight 0; 2D only: rgb_weight 0; both: 1, 1),
+  so one graph serves --fuse rgb, 2d and rgb+2d.
 - NAME.trt.ep (+ NAME.trt.ep.json): a torch-tensorrt ExportedProgram, fp16, for a fixed batch of
   --batch crops; built only where CUDA and torch-tensorrt exist (TensorRT engines are specific to
   the GPU they were built on, so build it on the machine that runs it).
@@ -49,18 +54,27 @@ def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_clou
     net, meta = _load(checkpoint, with_cloud)
     out = Path(out) if out is not None else onnx_path_of(checkpoint)
     out.parent.mkdir(parents=True, exist_ok=True)
-    S = int(meta["crop_size"])
-    x = torch.rand(2, 3, S, S, generator=torch.Generator().manual_seed(0))
+    S, M = int(meta["crop_size"]), int(meta["heatmap_size"])
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, S, S, generator=g)
+    args: tuple = (x,)
+    inputs = ["rgb"]
+    if meta.get("has_heat_encoder"):  # the fused graph; weights: both experts, RGB only
+        args = (x, torch.rand(2, 21, M, M, generator=g), torch.tensor([1.0, 0.0]),
+                torch.tensor([1.0, 1.0]))
+        inputs = ["rgb", "heat", "heat_weight", "rgb_weight"]
     names = ["z_mu", "pose"] + (["cloud"] if with_cloud else [])
-    axes = {n: {0: "batch"} for n in ["rgb", *names]}
+    axes = {n: {0: "batch"} for n in [*inputs, *names]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(net, (x,), str(out), dynamo=False, input_names=["rgb"],
+        torch.onnx.export(net, args, str(out), dynamo=False, input_names=inputs,
                           output_names=names, dynamic_axes=axes, opset_version=opset)
     model = onnx.load(str(out))
     info = {"crop_size": S, "strategy": meta["strategy"], "latent_dim": meta["latent_dim"],
             "cloud_points": meta["cloud_points"] if with_cloud else 0,
-            "checkpoint": checkpoint.name, "metrics": meta["metrics"]}
+            "checkpoint": checkpoint.name, "metrics": meta["metrics"],
+            "heatmap_size": M, "fused": len(inputs) > 1,
+            "heatmap_sigma_px": float(meta["data"].get("heatmap_sigma_px", 2.0))}
     entry = model.metadata_props.add()
     entry.key, entry.value = "handtrack", json.dumps(info)
     onnx.save(model, str(out))
@@ -68,9 +82,9 @@ def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_clou
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    got = sess.run(["pose"], {"rgb": x.numpy()})[0]
+    got = sess.run(["pose"], {k: a.numpy() for k, a in zip(inputs, args)})[0]
     with torch.inference_mode():
-        want = net(x)[1].numpy()
+        want = net(*args)[1].numpy()
     return out, float(np.abs(got - want).max())
 
 

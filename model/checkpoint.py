@@ -78,8 +78,10 @@ def load_inference(path: str | Path, with_cloud: bool = False,
                    map_location: str | torch.device = "cpu") -> tuple[HandPoseNet, dict]:
     """Rebuild the RGB -> pose (-> cloud) network of a training checkpoint, in eval mode.
 
+    The 2D-keypoint expert (heat-map encoder, strategy s4-2d) is loaded whenever the checkpoint
+    has one; older checkpoints simply give a network without it.
     Returns (net, meta) with meta keys crop_size, strategy, latent_dim, cloud_points,
-    heatmap_size, has_cloud_decoder, metrics, config, data."""
+    heatmap_size, has_cloud_decoder, has_heat_encoder, metrics, config, data."""
     ckpt = read_checkpoint(path, map_location)
     config = net_config_of(ckpt, path)
     state = ckpt["state_dict"]
@@ -88,7 +90,8 @@ def load_inference(path: str | Path, with_cloud: bool = False,
         raise CheckpointError(f"checkpoint {path} (strategy {ckpt['strategy']}) has no "
                               "point-cloud decoder; load it with with_cloud=False or train "
                               "with s2-c/s2-ch/s3/s4")
-    net = HandPoseNet(config, with_cloud=with_cloud)
+    has_heat = any(k.startswith("heat_encoder.") for k in state)
+    net = HandPoseNet(config, with_cloud=with_cloud, with_heat=has_heat)
     wanted = net.state_dict().keys()
     sub = {k: v for k, v in state.items() if k in wanted}
     missing = sorted(set(wanted) - set(sub))
@@ -108,6 +111,7 @@ def load_inference(path: str | Path, with_cloud: bool = False,
         "cloud_points": int(data.get("cloud_points", config.cloud_points)),
         "heatmap_size": config.heatmap_size,
         "has_cloud_decoder": has_cloud,
+        "has_heat_encoder": has_heat,
         "metrics": dict(ckpt["metrics"]),
         "config": dict(ckpt["config"]),
         "data": data,

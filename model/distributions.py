@@ -46,6 +46,35 @@ def product_of_experts(mus: list[Tensor], logvars: list[Tensor],
     return weighted.sum(0) / total, -torch.log(total)
 
 
+def weighted_product_of_experts(mus: list[Tensor], logvars: list[Tensor], weights: list[Tensor],
+                                prior_weight: Tensor) -> tuple[Tensor, Tensor]:
+    """Product of diagonal Gaussian experts whose precisions are scaled per sample.
+
+    With T_i = w_i / sigma_i^2 and the prior N(0, I) weighted by w_0:
+    mu = sum_i mu_i T_i / (w_0 + sum_i T_i), sigma^2 = 1 / (w_0 + sum_i T_i).
+    A weight of 0 removes its expert exactly; weights 1 and w_0 = 1 give product_of_experts.
+    mus, logvars: lists of (B, D); weights: list of (B,); prior_weight: (B,). The caller keeps
+    the total precision positive (at least one weight > 0). Returns (mu (B, D), logvar (B, D)).
+    """
+    if not mus or not len(mus) == len(logvars) == len(weights):
+        raise ValueError("weighted_product_of_experts needs one logvar and one weight per mean")
+    precision = torch.stack([torch.exp(-lv) * w.unsqueeze(-1)
+                             for lv, w in zip(logvars, weights)])  # (K, B, D)
+    weighted = torch.stack(mus) * precision  # (K, B, D)
+    total = precision.sum(0) + prior_weight.unsqueeze(-1)  # (B, D)
+    return weighted.sum(0) / total, -torch.log(total)
+
+
+def fusion_prior_weight(rgb_weight: Tensor, heat_weight: Tensor) -> Tensor:
+    """The prior's weight in the run-time fusion of the RGB and 2D experts, (B,) x 2 -> (B,).
+
+    The decoders were trained on the single experts' samples without the prior (z_x, z_H) and
+    on products of experts with the prior ({RGB, H}, ...), so the prior joins only when both
+    experts do (w_x w_H); with neither it stands alone ((1 - w_x)(1 - w_H)): the prior mean 0.
+    For weights in {0, 1}: RGB only -> mu_x, 2D only -> mu_H, both -> GProd(prior, x, H)."""
+    return rgb_weight * heat_weight + (1.0 - rgb_weight) * (1.0 - heat_weight)
+
+
 def kl_normal(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
     """KL(N(mu_q, var_q) || N(mu_p, var_p)) of diagonal Gaussians, summed over D.
     (B, D) x 4 -> (B,)."""

@@ -21,6 +21,7 @@ class NetConfig:
     respel_hidden: int = 128  # ResPEL width (the paper halves ResPEL's hidden units)
     respel_blocks: int = 3  # residual permutation-equivariant blocks
     cloud_feature_dim: int = 256  # ResPEL output after the max pool
+    heat_enc_channels: int = 32  # heat-map encoder q(z|H): width of its first convolution
 
     def __post_init__(self) -> None:
         if self.latent_dim <= 0:
@@ -32,6 +33,8 @@ class NetConfig:
         hs = self.heatmap_size
         if hs < 8 or hs & (hs - 1):
             raise ValueError(f"heatmap_size must be a power of 2 >= 8, got {hs}")
+        if self.heat_enc_channels <= 0:
+            raise ValueError(f"heat_enc_channels must be positive, got {self.heat_enc_channels}")
 
     @classmethod
     def from_dict(cls, d: dict) -> NetConfig:

@@ -2,8 +2,8 @@
 
 Mean EPE in mm (root-aligned, the normalised prediction rescaled by the ground-truth bone
 length), 3D PCK from 20 to 50 mm and its AUC; one PCK plot with every checkpoint (paper Fig. 5),
-a markdown table row per checkpoint, clouds decoded from RGB next to the ground truth (Fig. 3)
-and a latent interpolation strip between two images (Fig. 4)."""
+a markdown table row per checkpoint (and --fuse mode), clouds decoded from RGB next to the ground
+truth (Fig. 3) and a latent interpolation strip between two images (Fig. 4)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import Subset
 
 from model.checkpoint import CheckpointError, load_inference
 from train import metrics, plots
-from train.evaluate import evaluate
+from train.data.noise2d import Noise2DConfig
+from train.evaluate import FUSE_MODES, evaluate
+from train.mediapipe2d import mediapipe_crop_keypoints
+
+KEYPOINTS2D = ("noisy-gt", "mediapipe")
 
 EPILOG = """example:
   handtrack-eval --checkpoint runs/s1/last.pt runs/s4/last.pt --data synth:data/synth --out eval
+  handtrack-eval --checkpoint runs/s4-2d/last.pt --data synth:data/synth --fuse rgb 2d rgb+2d
 writes eval/pck.png, eval/results.md, eval/metrics.json, eval/clouds_<name>.png,
-eval/interp_<name>.png"""
+eval/interp_<name>.png; with several --fuse modes each checkpoint gives one row per mode, named
+NAME[MODE]. The 2D input of --fuse 2d / rgb+2d is the ground truth with handtrack-train's noise
+model (seeded by --noise-seed and the sample index), or with --keypoints2d mediapipe MediaPipe's
+landmarks on the full images (samples where it finds no hand are left out of every row)."""
 
 TABLE_HEADER = ("| checkpoint | strategy | EPE (mm) | median (mm) | AUC 20-50 | PCK@20 | "
                 "PCK@30 | PCK@50 | n |\n|---|---|---|---|---|---|---|---|---|")
@@ -49,13 +58,26 @@ def evaluate_checkpoints(paths: list[str | Path], data: str, split: str = "evalu
                          out: str | Path | None = None, labels: list[str] | None = None,
                          batch_size: int = 32, device: str = "cpu", max_samples: int = 0,
                          figures: bool = True, interp: tuple[int, int] = (0, 1),
-                         progress: bool = True) -> list[dict]:
-    """Evaluate checkpoints on one data spec. Returns one dict per checkpoint: label, path,
-    strategy, metrics (summary), pck (T,). Writes figures and tables under `out` if given."""
+                         progress: bool = True, fuse: tuple[str, ...] = ("rgb",),
+                         noise: Noise2DConfig | None = None,
+                         noise_seed: int = 0, keypoints2d: str = "noisy-gt") -> list[dict]:
+    """Evaluate checkpoints on one data spec, each under every --fuse mode. Returns one dict per
+    (checkpoint, mode): label, path, strategy, fuse, metrics (summary), pck (T,). Writes figures
+    (of the first mode) and tables under `out` if given. keypoints2d: the 2D expert's input,
+    "noisy-gt" (ground truth + the training noise) or "mediapipe" (MediaPipe on the full images,
+    train/mediapipe2d.py; then every mode, rgb included, is measured on the samples where
+    MediaPipe found the hand, so the rows compare)."""
+    if keypoints2d not in KEYPOINTS2D:
+        raise ValueError(f"unknown --keypoints2d {keypoints2d!r}; use one of "
+                         f"{', '.join(KEYPOINTS2D)}")
+    for f in fuse:
+        if f not in FUSE_MODES:
+            raise ValueError(f"unknown --fuse {f!r}; use one of {', '.join(FUSE_MODES)}")
     from train.data import SampleConfig, open_dataset
 
     out = Path(out) if out else None
     sets: dict[tuple, object] = {}
+    detected: dict[tuple, dict] = {}
     taken: set[str] = set()
     results = []
     for i, p in enumerate(paths):
@@ -70,12 +92,30 @@ def evaluate_checkpoints(paths: list[str | Path], data: str, split: str = "evalu
                               augment=False)
             sets[key] = open_dataset(data, split, sc)
         ds = sets[key]
-        summary, pred = evaluate(net, ds, batch_size=batch_size, device=device,
-                                 max_samples=max_samples, progress=progress)
-        results.append({"label": label, "path": str(p), "strategy": meta["strategy"],
-                        "metrics": summary, "pck": pred["pck"]})
-        if out is not None and figures:
-            _figures(net, ds, pred, out, label, interp, device)
+        kp, limit = None, max_samples
+        if keypoints2d == "mediapipe":
+            if key not in detected:
+                n = min(max_samples or len(ds), len(ds))
+                detected[key] = mediapipe_crop_keypoints(ds, list(range(n)), progress)
+            kp, limit = detected[key], 0
+            if not kp:
+                raise ValueError(f"MediaPipe found no hand in the images of {data} ({split}); "
+                                 "use --keypoints2d noisy-gt")
+            ds = Subset(ds, sorted(kp))
+        if any(f != "rgb" for f in fuse) and not meta["has_heat_encoder"]:
+            raise ValueError(f"--fuse {' '.join(fuse)}: checkpoint {p} has no 2D-keypoint "
+                             "expert (heat-map encoder); use --fuse rgb or train with "
+                             "--strategy s4-2d")
+        for k, f in enumerate(fuse):
+            name = label if fuse == ("rgb",) else f"{label}[{f}]"
+            summary, pred = evaluate(net, ds, batch_size=batch_size, device=device,
+                                     max_samples=limit, progress=progress, fuse=f,
+                                     noise=noise, noise_seed=noise_seed, keypoints2d=kp)
+            results.append({"label": name, "path": str(p), "strategy": meta["strategy"],
+                            "fuse": f, "keypoints2d": keypoints2d, "metrics": summary,
+                            "pck": pred["pck"]})
+            if out is not None and figures and k == 0:
+                _figures(net, ds, pred, out, label, interp, device)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         curves = {r["label"]: (metrics.PCK_THRESHOLDS_MM, r["pck"], r["metrics"]["auc_20_50"])
@@ -124,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interp", nargs=2, type=int, default=(0, 1), metavar=("I", "J"),
                    help="sample indices of the latent interpolation (0 1)")
     p.add_argument("--no-figures", action="store_true", help="tables and PCK plot only")
+    p.add_argument("--fuse", nargs="+", default=["rgb"], choices=FUSE_MODES,
+                   help="experts of a fused (s4-2d) checkpoint, one table row each: rgb, 2d "
+                        "(ground-truth 2D keypoints with the training noise), rgb+2d (rgb)")
+    p.add_argument("--noise-seed", type=int, default=0, help="seed of the 2D input noise (0)")
+    p.add_argument("--keypoints2d", choices=KEYPOINTS2D, default="noisy-gt",
+                   help="2D input of --fuse 2d / rgb+2d: ground truth with the training noise, "
+                        "or MediaPipe run on the full images (only samples where it finds the "
+                        "hand are evaluated, in every mode) (noisy-gt)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -139,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = evaluate_checkpoints(a.checkpoint, a.data, a.split, a.out, a.labels,
                                        a.batch_size, device, a.max_samples,
-                                       not a.no_figures, tuple(a.interp), not a.no_progress)
+                                       not a.no_figures, tuple(a.interp), not a.no_progress,
+                                       tuple(dict.fromkeys(a.fuse)), None, a.noise_seed,
+                                       a.keypoints2d)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

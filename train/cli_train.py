@@ -7,6 +7,7 @@ import sys
 
 from model.checkpoint import CheckpointError
 from model.net_config import NetConfig
+from train.data.noise2d import Noise2DConfig
 from train.loop import ConfigError, TrainConfig, train
 from train.strategies import STRATEGIES
 
@@ -14,6 +15,7 @@ EPILOG = """examples:
   handtrack-synth --out data/synth --train 2000 --eval 200      # (train/synth) a synthetic set
   handtrack-train --strategy s4 --data synth:data/synth --out runs/s4 --crop-size 128
   handtrack-train --strategy s4 --data synth:data/synth --out runs/s4 --resume   # continue
+  handtrack-train --strategy s4-2d --data synth:data/synth --out runs/s4-2d --crop-size 128
   torchrun --nproc-per-node 4 -m train.cli_train --strategy s4 --data rhd:RHD_published_v2 ...
 
 strategies: """ + "; ".join(f"{k}: {v.paper}" for k, v in STRATEGIES.items())
@@ -64,6 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--labelled-fraction", type=float, default=d.labelled_fraction,
                    help="weak supervision: percent of samples (lowest data-set indices) whose "
                         "pose label is used; the rest keep RGB + cloud (100)")
+    z = Noise2DConfig()
+    g = p.add_argument_group("s4-2d: noise on the 2D expert's input keypoints (fractions of the "
+                             "crop side)")
+    g.add_argument("--noise-jitter", type=float, default=z.jitter,
+                   help=f"per-joint Gaussian sigma ({z.jitter:g})")
+    g.add_argument("--noise-drop", type=float, default=z.drop_prob,
+                   help=f"probability a joint's map is zeroed ({z.drop_prob:g})")
+    g.add_argument("--noise-swap", type=float, default=z.swap_prob,
+                   help=f"probability two neighbouring fingers swap ({z.swap_prob:g})")
+    g.add_argument("--noise-offset", type=float, default=z.offset,
+                   help=f"whole-hand shift sigma ({z.offset:g})")
+    g.add_argument("--noise-scale", type=float, default=z.scale,
+                   help=f"whole-hand log-scale sigma ({z.scale:g})")
     g = p.add_argument_group("data and network")
     g.add_argument("--crop-size", type=int, default=n.crop_size,
                    help=f"RGB crop side in px ({n.crop_size}; 128 for real time)")
@@ -99,7 +114,9 @@ def configs_from_args(a: argparse.Namespace) -> tuple[TrainConfig, NetConfig]:
         labelled_fraction=a.labelled_fraction, seed=a.seed, workers=a.workers,
         augment=not a.no_augment, init=a.init, resume=a.resume, log_every=a.log_every,
         eval_every=a.eval_every, eval_samples=a.eval_samples, ckpt_every=a.ckpt_every,
-        device=a.device, progress=not a.no_progress)
+        device=a.device, progress=not a.no_progress,
+        noise2d=Noise2DConfig(jitter=a.noise_jitter, drop_prob=a.noise_drop,
+                              swap_prob=a.noise_swap, offset=a.noise_offset, scale=a.noise_scale))
     return cfg, net
 
 

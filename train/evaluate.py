@@ -4,20 +4,57 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 from model.inference import HandPoseNet
 from train import metrics
+from train.data import heatmaps
+from train.data.config import SampleConfig
+from train.data.noise2d import Noise2DConfig, noisy_heatmaps
+
+FUSE_MODES = ("rgb", "2d", "rgb+2d")
+
+
+def heat_inputs(batch: dict, heatmap_size: int, fuse: str, noise: Noise2DConfig, seed: int,
+                sigma: float = SampleConfig().heatmap_sigma_px,
+                keypoints2d: dict[int, np.ndarray] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """The 2D expert's inputs for a batch under a --fuse mode: heat maps (B, 21, M, M) of the
+    ground-truth uv_crop with the training noise model, drawn with a generator seeded by
+    (seed, sample index) so every sample gets the same noise whatever the batching, or of
+    keypoints2d[index] (21, 2) crop px (e.g. MediaPipe's) as they are; and the weights
+    heat_weight, rgb_weight (B,) (2d: rgb_weight 0)."""
+    S = batch["rgb"].shape[-1]
+    index = batch["index"].tolist()
+    if keypoints2d is not None:
+        maps = [heatmaps.encode(keypoints2d[i], S, heatmap_size, sigma) for i in index]
+    else:
+        maps = [noisy_heatmaps(uv, S, heatmap_size, sigma, noise, np.random.default_rng((seed, i)))
+                for uv, i in zip(batch["uv_crop"].numpy(), index)]
+    b = len(maps)
+    w_x = torch.zeros(b) if fuse == "2d" else torch.ones(b)
+    return torch.from_numpy(np.stack(maps)), torch.ones(b), w_x
 
 
 @torch.no_grad()
 def predict(net: HandPoseNet, dataset: Dataset, batch_size: int = 32, device: str = "cpu",
-            max_samples: int = 0, workers: int = 0, progress: bool = True) -> dict:
-    """Run net (RGB encoder mean -> pose [-> cloud]) over a data set.
+            max_samples: int = 0, workers: int = 0, progress: bool = True, fuse: str = "rgb",
+            noise: Noise2DConfig | None = None, noise_seed: int = 0,
+            keypoints2d: dict[int, np.ndarray] | None = None) -> dict:
+    """Run net (RGB encoder mean -> pose [-> cloud]) over a data set; with fuse "2d" / "rgb+2d"
+    (a net with the 2D expert) the 2D expert takes heat maps of the ground-truth keypoints with
+    noise (heat_inputs; noise None = Noise2DConfig()), or of keypoints2d {index: (21, 2) crop px}
+    when given (every evaluated sample needs an entry).
 
     Returns numpy arrays: pred (N, 21, 3) and gt (N, 21, 3) normalised, scale_m (N,),
     z (N, D), index (N,), and cloud_pred / cloud_gt (N, P, 3) when net has a cloud decoder."""
+    if fuse not in FUSE_MODES:
+        raise ValueError(f"unknown --fuse {fuse!r}; use one of {', '.join(FUSE_MODES)}")
+    if fuse != "rgb" and net.heat_encoder is None:
+        raise ValueError(f"--fuse {fuse} needs a checkpoint with the 2D-keypoint expert "
+                         "(heat-map encoder); use --fuse rgb or train with --strategy s4-2d")
+    noise = noise if noise is not None else Noise2DConfig()
     if max_samples and max_samples < len(dataset):
         dataset = Subset(dataset, range(max_samples))
     if len(dataset) == 0:
@@ -28,7 +65,12 @@ def predict(net: HandPoseNet, dataset: Dataset, batch_size: int = 32, device: st
     keys = ("pred", "gt", "scale_m", "z", "index", "cloud_pred", "cloud_gt")
     acc: dict[str, list] = {k: [] for k in keys}
     for batch in tqdm(loader, desc="evaluate", disable=not progress, leave=False):
-        out = net(batch["rgb"].to(device))
+        if fuse == "rgb":
+            out = net(batch["rgb"].to(device))
+        else:
+            extra = heat_inputs(batch, net.config.heatmap_size, fuse, noise, noise_seed,
+                                keypoints2d=keypoints2d)
+            out = net(batch["rgb"].to(device), *(t.to(device) for t in extra))
         acc["z"].append(out[0].cpu())
         acc["pred"].append(out[1].cpu())
         acc["gt"].append(batch["pose"])

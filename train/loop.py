@@ -24,10 +24,20 @@ from model.checkpoint import net_config_of, read_checkpoint, save_checkpoint
 from model.net_config import NetConfig
 from model.rgb_encoder import load_imagenet_trunk
 from train import ddp
+from train.data.config import SampleConfig
+from train.data.noise2d import Noise2DConfig
 from train.evaluate import evaluate, inference_net_from
-from train.strategies import CrossModalVAE, LossWeights, compute_loss, get_strategy, model_inputs
+from train.strategies import (
+    CrossModalVAE,
+    LossWeights,
+    add_heat_input,
+    compute_loss,
+    get_strategy,
+    model_inputs,
+)
 
 LAST = "last.pt"
+HEAT_SIGMA_PX = SampleConfig().heatmap_sigma_px  # heat-map Gaussian sigma (heat-map pixels)
 
 
 class ConfigError(ValueError):
@@ -36,7 +46,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class TrainConfig:
-    strategy: str = "s1"  # s1 | s2-h | s2-c | s2-ch | s3 | s4
+    strategy: str = "s1"  # s1 | s2-h | s2-c | s2-ch | s3 | s4 | s4-2d
     data: str = ""  # rhd:PATH | stb:PATH | synth:PATH
     eval_data: str = ""  # "" = the evaluation split of `data`; "none" = no evaluation
     out: str = "runs/run"
@@ -64,6 +74,7 @@ class TrainConfig:
     ckpt_every: int = 500
     device: str = "auto"
     progress: bool = True
+    noise2d: Noise2DConfig = field(default_factory=Noise2DConfig)  # s4-2d: 2D input noise
 
     def check(self) -> None:
         get_strategy_or_fail(self.strategy)
@@ -257,6 +268,7 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
     data_meta = {"crop_size": net.crop_size, "cloud_points": net.cloud_points,
                  "heatmap_size": net.heatmap_size, "spec": cfg.data, "n_train": n,
                  "labelled": n_labelled,
+                 "heatmap_sigma_px": HEAT_SIGMA_PX,
                  "normalisation": "(p - middle MCP) / |middle MCP - middle PIP|"}
 
     def save(tag: str = LAST) -> Path:
@@ -307,6 +319,9 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
                 weights.beta = beta_at(cfg, state.step)
                 # Sampling noise fixed by (seed, rank, step): a resumed run repeats it exactly.
                 torch.manual_seed((cfg.seed * 1_000_003 + state.step) * 64 + info.rank)
+                if strategy.heat_expert:  # 2D noise fixed by (seed, step, rank) as well
+                    rng = np.random.default_rng((cfg.seed, state.step, info.rank))
+                    add_heat_input(batch, net.crop_size, HEAT_SIGMA_PX, cfg.noise2d, rng)
                 wrapped.train()
                 out = wrapped(*model_inputs(strategy, batch))
                 labelled = batch["index"] < n_labelled

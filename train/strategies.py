@@ -8,6 +8,7 @@
 | s2-ch | Alg. 1       | RGB                         | pose + cloud + heat |
 | s3    | Alg. 2, Eq. 3 | RGB and joint RGB+cloud    | pose + cloud + heat |
 | s4    | Alg. 3, Eq. 4 | RGB and cloud, separately  | pose + cloud + heat |
+| s4-2d | S4 + issue 10 | RGB, cloud and 2D heat maps | pose + cloud + heat |
 
 Losses (minimised, batch means of per-sample terms; recon(z) = pose + lambda_heat heat +
 lambda_cloud (Chamfer + EMD) of the decoders a strategy has, the pose term only on labelled
@@ -18,13 +19,24 @@ samples):
       (the trunk is shared with q(z|x)) with its own ResPEL features before its mean/var heads.
 - s4: recon(z_x) + recon(z_C) + recon(z_joint) + beta (KL(q(z|x) || p) + KL(q(z|C) || p)),
       z_joint ~ GProd(prior, q(z|x), q(z|C)) (product of experts).
-At test time every strategy uses the RGB encoder's mean only.
+- s4-2d: s4 plus a third expert q(z|H) on heat maps of noisy 2D keypoints (the input
+      "heat_in", made from uv_crop by train/data/noise2d.py; the clean "heat" stays the
+      target): recon(z_x) + recon(z_C) + recon(z_H) + recon(z_{x,C}) + recon(z_{x,H})
+      + recon(z_{x,C,H}) + beta (KL(q(z|x) || p) + KL(q(z|C) || p) + KL(q(z|H) || p)), every
+      product with the prior expert. The subsets are the ones that are used or that align the
+      experts: {x} and {H} alone and {x, H} are what the app runs (--fuse rgb / 2d / rgb+2d),
+      {x, C} is s4's joint term, {x, C, H} is the full posterior that ties all three to one
+      latent; {C, H} and {C} + {H} pairs are left out (no input at run time has a cloud without
+      RGB). All subsets are decoded at every step (no MVAE subset sampling: there are few).
+At test time every strategy uses the RGB encoder's mean only; s4-2d's inference network can
+also fuse the 2D expert (model.inference.HandPoseNet).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -37,9 +49,11 @@ from model.distributions import (
     product_of_experts,
     reparameterise,
 )
+from model.heatmap_encoder import HeatmapEncoder
 from model.losses import chamfer_distance, emd_loss, heatmap_loss, pose_loss
 from model.net_config import NetConfig
 from model.rgb_encoder import TRUNK_FEATURES, RGBEncoder
+from train.data.noise2d import Noise2DConfig, noisy_heatmaps_batch
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class Strategy:
     encoders: str  # "rgb" | "rgb+joint" (s3) | "rgb+cloud" (s4)
     heat: bool  # has a heat-map decoder
     cloud: bool  # has a point-cloud decoder
+    heat_expert: bool = False  # has the 2D-keypoint expert q(z|H) (s4-2d)
 
     @property
     def needs_depth(self) -> bool:
@@ -58,6 +73,8 @@ class Strategy:
     @property
     def latents(self) -> tuple[str, ...]:
         """The latents that are decoded during training: x (RGB), j (joint), w (cloud)."""
+        if self.heat_expert:
+            return ("x", "w", "j", "h", "xh", "xwh")
         return {"rgb": ("x",), "rgb+joint": ("j", "x"), "rgb+cloud": ("x", "w", "j")}[self.encoders]
 
 
@@ -68,6 +85,8 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("s2-ch", "S2 (Alg. 1): R -> C + H + P", "rgb", heat=True, cloud=True),
     Strategy("s3", "S3 (Alg. 2, Eq. 3): joint RGB+C, KL alignment", "rgb+joint", True, True),
     Strategy("s4", "S4 (Alg. 3, Eq. 4): product of experts", "rgb+cloud", True, True),
+    Strategy("s4-2d", "S4 + 2D-keypoint expert q(z|H) (issue 10)", "rgb+cloud", True, True,
+             heat_expert=True),
 )}
 
 
@@ -98,6 +117,7 @@ class CrossModalVAE(nn.Module):
         self.heat_decoder = HeatmapDecoder(config) if strategy.heat else None
         self.cloud_decoder = CloudDecoder(config) if strategy.cloud else None
         self.cloud_encoder = CloudEncoder(config) if strategy.encoders == "rgb+cloud" else None
+        self.heat_encoder = HeatmapEncoder(config) if strategy.heat_expert else None
         if strategy.encoders == "rgb+joint":
             self.joint_cloud_trunk = ResPEL(config)
             self.joint_head = GaussianHead(TRUNK_FEATURES + config.cloud_feature_dim,
@@ -114,11 +134,15 @@ class CrossModalVAE(nn.Module):
             out["cloud"] = self.cloud_decoder(z)
         return out
 
-    def forward(self, rgb: Tensor, cloud: Tensor | None = None) -> dict:
-        """rgb (B, 3, S, S) in [0, 1]; cloud (B, N, 3) for s3/s4. Returns the posteriors
-        {"q_x": (mu, logvar), ["q_j", "q_w"]} and the decodings {"dec_x": {...}, ...} of
+    def forward(self, rgb: Tensor, cloud: Tensor | None = None,
+                heat_in: Tensor | None = None) -> dict:
+        """rgb (B, 3, S, S) in [0, 1]; cloud (B, N, 3) for s3/s4/s4-2d; heat_in (B, 21, M, M)
+        the 2D expert's input heat maps for s4-2d. Returns the posteriors {"q_x": (mu, logvar),
+        ["q_j", "q_w", "q_h", "q_xh", "q_xwh"]} and the decodings {"dec_x": {...}, ...} of
         reparameterised samples (of the means in eval mode)."""
         s = self.strategy
+        if s.heat_expert and heat_in is None:
+            raise ValueError(f"strategy {s.name} needs the input heat maps heat_in")
         feat = self.rgb_encoder.features(rgb)  # (B, 512)
         out: dict = {"q_x": self.rgb_encoder.head(feat)}
         if s.encoders != "rgb" and cloud is None:
@@ -130,6 +154,12 @@ class CrossModalVAE(nn.Module):
             out["q_w"] = self.cloud_encoder(cloud)
             out["q_j"] = product_of_experts([out["q_x"][0], out["q_w"][0]],
                                             [out["q_x"][1], out["q_w"][1]], prior=True)
+        if s.heat_expert:
+            out["q_h"] = self.heat_encoder(heat_in)
+            for name, experts in (("xh", ("x", "h")), ("xwh", ("x", "w", "h"))):
+                out[f"q_{name}"] = product_of_experts([out[f"q_{e}"][0] for e in experts],
+                                                      [out[f"q_{e}"][1] for e in experts],
+                                                      prior=True)
         for k in s.latents:
             mu, logvar = out[f"q_{k}"]
             z = reparameterise(mu, logvar) if self.training else mu
@@ -167,10 +197,29 @@ def compute_loss(strategy: Strategy, batch: dict, out: dict, w: LossWeights,
     elif strategy.encoders == "rgb+cloud":
         terms["kl_w"] = kl_to_prior(*out["q_w"]).mean()
         total = total + w.beta * terms["kl_w"]
+    if strategy.heat_expert:
+        terms["kl_h"] = kl_to_prior(*out["q_h"]).mean()
+        total = total + w.beta * terms["kl_h"]
     terms["total"] = total
     return terms
 
 
-def model_inputs(strategy: Strategy, batch: dict) -> tuple[Tensor, Tensor | None]:
-    """(rgb (B, 3, S, S), cloud (B, N, 3) or None) for CrossModalVAE.forward."""
-    return batch["rgb"], (batch["cloud"] if strategy.encoders != "rgb" else None)
+def model_inputs(strategy: Strategy, batch: dict) -> tuple[Tensor | None, ...]:
+    """(rgb (B, 3, S, S), cloud (B, N, 3) or None[, heat_in (B, 21, M, M)]) for
+    CrossModalVAE.forward; s4-2d needs batch["heat_in"] (add_heat_input)."""
+    cloud = batch["cloud"] if strategy.encoders != "rgb" else None
+    if not strategy.heat_expert:
+        return batch["rgb"], cloud
+    if "heat_in" not in batch:
+        raise KeyError(f"strategy {strategy.name} needs batch['heat_in']; call add_heat_input")
+    return batch["rgb"], cloud, batch["heat_in"]
+
+
+def add_heat_input(batch: dict, crop_size: int, sigma: float, noise: Noise2DConfig,
+                   rng: np.random.Generator) -> None:
+    """Add batch["heat_in"] (B, 21, M, M): heat maps of batch["uv_crop"] (B, 21, 2) with
+    detector-like noise (train/data/noise2d.py), M the side of batch["heat"], on its device."""
+    heat = batch["heat"]
+    maps = noisy_heatmaps_batch(batch["uv_crop"].detach().cpu().numpy(), crop_size,
+                                heat.shape[-1], sigma, noise, rng)
+    batch["heat_in"] = torch.from_numpy(maps).to(heat.device)

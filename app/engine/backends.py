@@ -4,6 +4,11 @@ Every backend takes `rgb` (B, 3, S, S) float32 in [0, 1] (RGB, B <= max_batch) a
 BackendOutput with pose (B, 21, 3) float32 (root-relative, divided by the middle MCP->PIP bone,
 in the crop camera) and optionally cloud (B, N, 3); `close()` frees it.
 
+A backend whose model has the 2D-keypoint expert (`has_heat`, strategy s4-2d) also takes `heat`
+(B, 21, M, M) float32 (M = `heatmap_size`, app/engine/fusion.py draws them), `heat_weight` and
+`rgb_weight` (B,) float32 in {0, 1}: per hand RGB only (heat_weight 0), 2D only (rgb_weight 0)
+or both. Without heat the result is the RGB expert's, as for every other model.
+
 - torch: the checkpoint in eager PyTorch, CPU or CUDA.
 - onnxruntime: the ONNX file written by handtrack-export, CPU execution provider, full graph
   optimisation, intra-op threads set to the machine's cores, no busy-waiting between runs.
@@ -75,9 +80,19 @@ class Backend:
     crop_size = 128
     device = "cpu"
     has_cloud = False
+    has_heat = False  # the model has the 2D-keypoint expert (takes heat maps)
+    heatmap_size = 0  # M of its heat-map input
+    heatmap_sigma_px = 2.0  # the Gaussian sigma it was trained with (heat-map pixels)
 
-    def infer(self, rgb: np.ndarray) -> BackendOutput:
+    def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
+              heat_weight: np.ndarray | None = None,
+              rgb_weight: np.ndarray | None = None) -> BackendOutput:
         raise NotImplementedError
+
+    def _check_heat(self, heat: np.ndarray | None) -> None:
+        if heat is not None and not self.has_heat:
+            raise EngineError("this model has no 2D-keypoint expert; use --fuse rgb or a "
+                              "checkpoint trained with --strategy s4-2d")
 
     def close(self) -> None:
         pass
@@ -129,12 +144,25 @@ class TorchBackend(Backend):
         self.net.to(device)
         self.crop_size = int(self.meta["crop_size"])
         self.has_cloud = with_cloud
+        self.has_heat = bool(self.meta.get("has_heat_encoder"))
+        self.heatmap_size = int(self.meta["heatmap_size"])
+        self.heatmap_sigma_px = float(self.meta["data"].get("heatmap_sigma_px", 2.0))
 
-    def infer(self, rgb: np.ndarray) -> BackendOutput:
+    def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
+              heat_weight: np.ndarray | None = None,
+              rgb_weight: np.ndarray | None = None) -> BackendOutput:
+        self._check_heat(heat)
         torch = self._torch
         with torch.inference_mode():
             x = torch.from_numpy(rgb).to(self.device, non_blocking=True)
-            out = self.net(x)
+            if heat is None:
+                out = self.net(x)
+            else:
+                b = rgb.shape[0]
+                w_h = np.ones(b, np.float32) if heat_weight is None else heat_weight
+                w_x = np.ones(b, np.float32) if rgb_weight is None else rgb_weight
+                out = self.net(x, *(torch.from_numpy(np.asarray(a, np.float32)).to(self.device)
+                                    for a in (heat, w_h, w_x)))
         pose = out[1].float().cpu().numpy()
         cloud = out[2].float().cpu().numpy() if len(out) > 2 else None
         return BackendOutput(pose, cloud)
@@ -180,9 +208,28 @@ class OnnxBackend(Backend):
         if "pose" not in names:
             raise EngineError(f"ONNX model {path} has no 'pose' output (outputs {names}); export "
                               "it again with handtrack-export")
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        self.has_heat = {"heat", "heat_weight", "rgb_weight"} <= set(inputs)
+        if self.has_heat:
+            self.heatmap_size = int(self.meta.get("heatmap_size") or inputs["heat"].shape[-1])
+            self.heatmap_sigma_px = float(self.meta.get("heatmap_sigma_px", 2.0))
 
-    def infer(self, rgb: np.ndarray) -> BackendOutput:
-        out = self.session.run(self._outputs, {self._input: rgb})
+    def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
+              heat_weight: np.ndarray | None = None,
+              rgb_weight: np.ndarray | None = None) -> BackendOutput:
+        self._check_heat(heat)
+        feeds = {self._input: rgb}
+        if self.has_heat:  # the fused graph always takes all inputs; no heat: RGB only
+            b, m = rgb.shape[0], self.heatmap_size
+            ones = np.ones(b, np.float32)
+            feeds["heat"] = (np.zeros((b, 21, m, m), np.float32) if heat is None
+                             else np.asarray(heat, np.float32))
+            feeds["heat_weight"] = (np.zeros(b, np.float32) if heat is None
+                                    else ones if heat_weight is None
+                                    else np.asarray(heat_weight, np.float32))
+            feeds["rgb_weight"] = (ones if heat is None or rgb_weight is None
+                                   else np.asarray(rgb_weight, np.float32))
+        out = self.session.run(self._outputs, feeds)
         return BackendOutput(out[0], out[1] if self.has_cloud else None)
 
 
@@ -217,7 +264,10 @@ class TensorRTBackend(Backend):
         self._buf = torch.zeros((self.max_batch, 3, self.crop_size, self.crop_size),
                                 device="cuda", dtype=torch.float32)
 
-    def infer(self, rgb: np.ndarray) -> BackendOutput:
+    def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
+              heat_weight: np.ndarray | None = None,
+              rgb_weight: np.ndarray | None = None) -> BackendOutput:
+        self._check_heat(heat)  # the TensorRT artefact is built for the RGB input only
         torch = self._torch
         b = rgb.shape[0]
         with torch.inference_mode():

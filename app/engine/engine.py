@@ -29,6 +29,7 @@ from app.engine.crops import fast_crop_camera, k_inverse
 from app.engine.detect import DetectorConfig, MediaPipeDetector
 from app.engine.errors import EngineError
 from app.engine.filters import FilterConfig, HandFilters
+from app.engine.fusion import FUSE_MODES, expert_weights, landmarks_to_heatmaps
 from app.engine.metric import MetricConfig, fit_root, project_px
 from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand, open_source
 from app.engine.stats import EngineStats
@@ -69,6 +70,9 @@ class EngineConfig:
     (handtrack-calibrate) for a camera, else a field-of-view model with hfov_deg; a source
     with its own camera (the demo, a recorded session) uses that. reprocess: for a replayed session,
     recompute the results instead of passing the recorded ones through.
+    fuse: which experts of a fused model (strategy s4-2d) run, app/engine/fusion.FUSE_MODES:
+    "rgb", "2d" or "rgb+2d" (the 2D expert takes the detector's landmarks, so it joins on frames
+    where the detector ran); None = "rgb+2d" when the model has the 2D expert, else "rgb".
     """
 
     source: SourceConfig = field(default_factory=SourceConfig)
@@ -80,6 +84,7 @@ class EngineConfig:
     calibration: str | None = None
     hfov_deg: float = 60.0
     reprocess: bool = False
+    fuse: str | None = None
 
 
 def load_camera_intrinsics(target: int | str | None, size: tuple[int, int],
@@ -122,6 +127,7 @@ class Engine:
                 self.checkpoint = resolve_checkpoint(self.config.backend.checkpoint)
                 backend = self._own(open_backend(self.config.backend, self.checkpoint))
             self.backend = backend
+            self.fuse = self._fuse_mode(backend)  # "rgb" | "2d" | "rgb+2d"
             self.detector = detector if detector is not None else self._own(MediaPipeDetector(
                 self.config.detector, self.config.tracker.max_hands))
         except BaseException:
@@ -137,6 +143,23 @@ class Engine:
         self._K_size: tuple[int, int] | None = None
         self._alloc_buffer(self.backend.crop_size)
 
+    def _fuse_mode(self, backend: Backend) -> str:
+        """The --fuse mode for this backend; EngineError when it asks for a 2D expert the model
+        does not have."""
+        fuse = self.config.fuse
+        has_heat = getattr(backend, "has_heat", False)
+        if fuse is None:
+            return "rgb+2d" if has_heat else "rgb"
+        if fuse not in FUSE_MODES:
+            raise EngineError(f"unknown --fuse {fuse!r}; use one of {', '.join(FUSE_MODES)}")
+        if fuse != "rgb" and not has_heat:
+            ckpt = getattr(self, "checkpoint", None)
+            where = f"checkpoint {ckpt}" if ckpt else "this model"
+            raise EngineError(f"--fuse {fuse} needs the 2D-keypoint expert but {where} "
+                              f"({backend.name}) has no heat-map encoder; use --fuse rgb, or "
+                              "train with --strategy s4-2d and run handtrack-export again")
+        return fuse
+
     def _own(self, obj):
         self._owned.append(obj)
         return obj
@@ -144,6 +167,9 @@ class Engine:
     def _alloc_buffer(self, crop_size: int) -> None:
         n = max(1, self.tracker.config.max_hands)
         self._buf = np.zeros((n, 3, crop_size, crop_size), dtype=np.float32)  # (B, 3, S, S)
+        m = max(1, int(getattr(self.backend, "heatmap_size", 0)))
+        self._heat = np.zeros((n, 21, m, m), dtype=np.float32)  # (B, 21, M, M)
+        self._fusion: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ settings (any thread)
     def _set(self, key: str, value) -> None:
@@ -227,6 +253,13 @@ class Engine:
         except EngineError as e:
             self.on_message(f"backend unchanged: {e}")
             return
+        try:
+            fuse = self._fuse_mode(new)
+        except EngineError as e:
+            new.close()
+            self.on_message(f"backend unchanged: {e}")
+            return
+        self.fuse = fuse
         old = self.backend
         if old in self._owned:
             self._owned.remove(old)
@@ -297,6 +330,7 @@ class Engine:
                 np.multiply(crop.transpose(2, 0, 1), 1.0 / 255.0, out=self._buf[i],
                             casting="unsafe")
                 cams.append(cam)
+            self._fusion = self._fusion_inputs(tracks, cams)
             timings["crop"] = (time.perf_counter() - t0) * 1e3
 
             t0 = time.perf_counter()
@@ -344,9 +378,31 @@ class Engine:
         self.stats.add_timings(timings)
         return result
 
+    def _fusion_inputs(self, tracks, cams) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(heat (B, 21, M, M), heat_weight (B,), rgb_weight (B,)) for the 2D expert, or None
+        when it does not run on this frame (--fuse rgb, or no track holds detector landmarks of
+        this frame: tracks carried by optical flow use the RGB expert)."""
+        if self.fuse == "rgb" or not any(tr.detected for tr in tracks):
+            return None
+        b = len(tracks)
+        w_x, w_h = np.ones(b, np.float32), np.zeros(b, np.float32)
+        heat = self._heat[:b]
+        heat.fill(0.0)
+        S, M = self.backend.crop_size, heat.shape[-1]
+        sigma = float(getattr(self.backend, "heatmap_sigma_px", 2.0))
+        for i, (tr, cam) in enumerate(zip(tracks, cams)):
+            w_x[i], w_h[i] = expert_weights(self.fuse, tr.detected)
+            if tr.detected:
+                heat[i] = landmarks_to_heatmaps(tr.uv_px, cam.H, S, M, sigma)
+        return heat, w_h, w_x
+
     def _infer(self, batch: np.ndarray, cams, truth):
-        """The backend call; a seam for tests that substitute an oracle network."""
-        return self.backend.infer(batch)
+        """The backend call; a seam for tests that substitute an oracle network. The 2D
+        expert's inputs of this frame, if any, are in self._fusion."""
+        if self._fusion is None:
+            return self.backend.infer(batch)
+        heat, w_h, w_x = self._fusion
+        return self.backend.infer(batch, heat, w_h, w_x)
 
     def _match_truth(self, hands: list[HandResult], truth: list[TruthHand]) -> dict:
         """Pair ground-truth hands with tracked hands (nearest mean 2D keypoint distance, under

@@ -66,6 +66,8 @@ def test_record_then_replay(ckpt, tmp_path, capsys):
     (["--camera", "97"], "--camera"),
     (["--demo", "--hand-size-m", "43"], "metres"),
     (["--demo", "--osc", "127.0.0.1:notaport"], "port"),
+    (["--demo", "--fuse", "2d"], "--strategy s4-2d"),
+    (["--demo", "--fuse", "rgb+2d"], "heat-map encoder"),
 ])
 def test_user_errors_are_one_line(argv, needle, ckpt, capsys):
     if "--checkpoint" not in argv:

@@ -222,3 +222,63 @@ def test_real_photos_hands_found_where_mediapipe_finds_them(checkpoint, tmp_path
                 d = min(np.abs(h.uv_px - uv).max() for uv in ref_uv)
                 assert d < 2.0, (path.name, d)
                 assert np.all(np.isfinite(h.joints_m)) and np.all(h.joints_m[:, 2] > 0)
+
+
+# ---------------------------------------------------------------- the 2D expert (issue 10)
+@pytest.fixture(scope="module")
+def fused_checkpoint(tmp_path_factory) -> Path:
+    from model.checkpoint import save_inference_checkpoint
+    from model.inference import build_hand_pose_net
+    from model.net_config import NetConfig
+
+    net = build_hand_pose_net(NetConfig(crop_size=CROP, heatmap_size=16), with_heat=True)
+    return save_inference_checkpoint(tmp_path_factory.mktemp("fused") / "fused.pt", net)
+
+
+class RecordingEngine(Engine):
+    """The real backend call, remembering the 2D expert's inputs of every frame."""
+
+    def _infer(self, batch, cams, truth):
+        uv = [t.uv_px.copy() for t in self.tracker.tracks]
+        self.seen.append(None if self._fusion is None else
+                         tuple(a.copy() for a in self._fusion) + (cams, uv))
+        return super()._infer(batch, cams, truth)
+
+
+@pytest.mark.parametrize("fuse, weights", [(None, (1.0, 1.0)), ("rgb+2d", (1.0, 1.0)),
+                                           ("2d", (0.0, 1.0)), ("rgb", None)])
+def test_fuse_feeds_the_detector_landmarks_on_detector_frames(fused_checkpoint, fuse, weights):
+    from train.data import heatmaps
+
+    cfg = demo_config(fused_checkpoint, 1, 6)
+    cfg.fuse = fuse
+    with RecordingEngine(cfg) as engine:
+        engine.seen = []
+        results = [r for r, _ in engine.run()]
+        assert engine.fuse == (fuse or "rgb+2d")
+    assert all(np.all(np.isfinite(h.joints_m)) for r in results for h in r.hands)
+    detected = ["detect" in r.timings_ms and bool(r.hands) for r in results]
+    assert any(detected) and len(engine.seen) == len(results)
+    for seen, det in zip(engine.seen, detected):
+        if weights is None or not det:
+            assert seen is None  # RGB only: the backend's plain path
+            continue
+        heat, w_h, w_x, cams, uv = seen
+        assert (w_x[0], w_h[0]) == weights and heat.shape == (1, 21, 16, 16)
+        # the maps hold the detector's landmarks of this frame, carried into the crop
+        want = transform_points(cams[0].H, uv[0])  # (21, 2) crop px
+        got, conf = heatmaps.decode(heat[0], CROP)
+        inside = np.all((want > 2) & (want < CROP - 3), axis=1)
+        assert inside.sum() > 10
+        np.testing.assert_allclose(got[inside], want[inside], atol=0.3)
+
+
+def test_fuse_2d_with_an_rgb_only_checkpoint_is_a_clear_error(checkpoint):
+    cfg = demo_config(checkpoint, 1, 2)
+    cfg.fuse = "2d"
+    with pytest.raises(EngineError, match="no heat-map encoder.*--strategy s4-2d") as e:
+        Engine(cfg)
+    assert "\n" not in str(e.value)
+    cfg.fuse = None  # the default falls back to RGB for such models
+    with Engine(cfg) as engine:
+        assert engine.fuse == "rgb"

@@ -103,3 +103,81 @@ def test_checkpoint_loads_with_weights_only(tmp_path):
     path = save_inference_checkpoint(tmp_path / "a.pt", HandPoseNet(TINY))
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["format"] == FORMAT and ckpt["config"]["crop_size"] == 32
+
+
+# ---------------------------------------------------------------- the 2D expert (issue 10)
+@pytest.mark.parametrize("heatmap_size", [8, 16, 64])
+def test_heatmap_encoder_shapes(heatmap_size):
+    from model.heatmap_encoder import HeatmapEncoder
+
+    enc = HeatmapEncoder(NetConfig(heatmap_size=heatmap_size, latent_dim=12))
+    mu, logvar = enc(torch.rand(3, 21, heatmap_size, heatmap_size))
+    assert mu.shape == logvar.shape == (3, 12)
+
+
+def test_fused_forward_is_the_weighted_product_of_experts():
+    torch.manual_seed(0)
+    net = build_hand_pose_net(TINY, with_heat=True)
+    rgb, heat = torch.rand(4, 3, 32, 32), torch.rand(4, 21, 16, 16)
+    with torch.no_grad():
+        mx, lx = net.rgb_encoder(rgb)
+        mh, lh = net.heat_encoder(heat)
+        tx, th = torch.exp(-lx), torch.exp(-lh)
+        w_h = torch.tensor([1.0, 0.0, 1.0, 0.0])
+        w_x = torch.tensor([1.0, 1.0, 0.0, 0.0])
+        z, pose = net(rgb, heat, w_h, w_x)
+    # rgb+2d: GProd(prior, x, H); rgb: exactly the RGB mean; 2d: exactly the heat mean;
+    # neither: the prior mean.
+    torch.testing.assert_close(z[0], ((mx * tx + mh * th) / (1 + tx + th))[0])
+    assert torch.equal(z[1], mx[1])
+    assert torch.equal(z[2], mh[2])
+    assert torch.equal(z[3], torch.zeros_like(z[3]))
+    with torch.no_grad():
+        z_rgb, pose_rgb = net(rgb)
+    torch.testing.assert_close(pose[1], pose_rgb[1])
+    # Default weights are 1: both experts.
+    with torch.no_grad():
+        torch.testing.assert_close(net(rgb, heat)[0], (mx * tx + mh * th) / (1 + tx + th))
+
+
+def test_heat_input_without_encoder_is_an_error():
+    net = build_hand_pose_net(TINY)
+    with pytest.raises(ValueError, match="s4-2d"):
+        net(torch.rand(1, 3, 32, 32), torch.rand(1, 21, 16, 16))
+
+
+def test_checkpoint_with_and_without_heat_encoder(tmp_path):
+    old = save_inference_checkpoint(tmp_path / "old.pt", build_hand_pose_net(TINY))
+    net, meta = load_inference(old)
+    assert net.heat_encoder is None and meta["has_heat_encoder"] is False
+    ckpt = torch.load(old, weights_only=True)
+    ckpt["config"].pop("heat_enc_channels")  # written before the field existed
+    torch.save(ckpt, tmp_path / "older.pt")
+    assert load_inference(tmp_path / "older.pt")[0].heat_encoder is None
+    fused = build_hand_pose_net(TINY, with_heat=True)
+    path = save_inference_checkpoint(tmp_path / "fused.pt", fused)
+    net, meta = load_inference(path)
+    assert meta["has_heat_encoder"] is True
+    rgb, heat = torch.rand(2, 3, 32, 32), torch.rand(2, 21, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(net(rgb, heat)[1], fused(rgb, heat)[1])
+
+
+def test_fused_onnx_matches_torch(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    net = build_hand_pose_net(TINY, with_heat=True)
+    rgb, heat = torch.rand(3, 3, 32, 32), torch.rand(3, 21, 16, 16)
+    w_h, w_x = torch.tensor([1.0, 0.0, 1.0]), torch.tensor([1.0, 1.0, 0.0])
+    path = tmp_path / "fused.onnx"
+    axes = {n: {0: "batch"} for n in ("rgb", "heat", "heat_weight", "rgb_weight", "z_mu", "pose")}
+    torch.onnx.export(net, (rgb, heat, w_h, w_x), str(path), dynamo=False,
+                      input_names=["rgb", "heat", "heat_weight", "rgb_weight"],
+                      output_names=["z_mu", "pose"], dynamic_axes=axes, opset_version=17)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {"rgb": rgb.numpy(), "heat": heat.numpy(), "heat_weight": w_h.numpy(),
+             "rgb_weight": w_x.numpy()}
+    got = sess.run(["pose"], feeds)[0]
+    with torch.no_grad():
+        want = net(rgb, heat, w_h, w_x)[1].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)

@@ -54,3 +54,38 @@ def test_eval_cli_errors(tmp_path, capsys):
     code = eval_main(["--checkpoint", str(tmp_path / "none.pt"), "--data", "synth:x"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and "does not exist" in err
+
+
+@pytest.mark.slow
+def test_train_s4_2d_and_eval_each_fuse_mode(synth_dir, tmp_path, capsys):
+    """handtrack-train --strategy s4-2d (noisy 2D input in the loop) -> a checkpoint with the
+    heat-map encoder -> handtrack-eval --fuse rgb 2d rgb+2d: one row per mode, different
+    predictions; an RGB-only checkpoint with --fuse 2d is a one-line error."""
+    from model.checkpoint import load_inference
+    from train.cli_eval import main as eval_main
+    from train.cli_train import main as train_main
+
+    with single_thread():
+        code = train_main(["--strategy", "s4-2d", "--data", f"synth:{synth_dir}",
+                           "--out", str(tmp_path / "f"), *SMALL])
+        assert code == 0, capsys.readouterr().err
+        ckpt = tmp_path / "f" / "last.pt"
+        assert load_inference(ckpt)[1]["has_heat_encoder"]
+        out = tmp_path / "eval"
+        code = eval_main(["--checkpoint", str(ckpt), "--data", f"synth:{synth_dir}",
+                          "--out", str(out), "--no-progress", "--device", "cpu", "--no-figures",
+                          "--fuse", "rgb", "2d", "rgb+2d"])
+        assert code == 0, capsys.readouterr().err
+        res = json.loads((out / "metrics.json").read_text())
+        assert [r["label"] for r in res] == ["f[rgb]", "f[2d]", "f[rgb+2d]"]
+        assert len({r["metrics"]["epe_mm"] for r in res}) == 3
+        capsys.readouterr()
+        code = train_main(["--strategy", "s1", "--data", f"synth:{synth_dir}",
+                           "--out", str(tmp_path / "s1"), *SMALL])
+        assert code == 0
+        capsys.readouterr()
+        code = eval_main(["--checkpoint", str(tmp_path / "s1" / "last.pt"), "--data",
+                          f"synth:{synth_dir}", "--fuse", "2d", "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: ") and "s4-2d" in err
+        assert len(err.strip().splitlines()) == 1

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import default_collate
@@ -5,10 +6,12 @@ from torch.utils.data import default_collate
 from model.inference import HandPoseNet
 from model.net_config import NetConfig
 from tests.train.fakes import FakeHandDataset, single_thread
+from train.data.noise2d import Noise2DConfig
 from train.strategies import (
     STRATEGIES,
     CrossModalVAE,
     LossWeights,
+    add_heat_input,
     compute_loss,
     get_strategy,
     model_inputs,
@@ -26,7 +29,9 @@ def _one_thread():
 
 def _batch(n=4, has_depth=True):
     ds = FakeHandDataset(n, crop_size=32, cloud_points=32, heatmap_size=8, has_depth=has_depth)
-    return default_collate([ds[i] for i in range(n)])
+    batch = default_collate([ds[i] for i in range(n)])
+    add_heat_input(batch, 32, 2.0, Noise2DConfig(), np.random.default_rng(0))
+    return batch
 
 
 EXPECTED_TERMS = {
@@ -38,6 +43,8 @@ EXPECTED_TERMS = {
     | {"kl_x", "kl_j", "kl_j_x"},
     "s4": {f"{t}_{k}" for t in ("pose", "heat", "chamfer", "emd") for k in "xwj"}
     | {"kl_x", "kl_w"},
+    "s4-2d": {f"{t}_{k}" for t in ("pose", "heat", "chamfer", "emd")
+              for k in ("x", "w", "j", "h", "xh", "xwh")} | {"kl_x", "kl_w", "kl_h"},
 }
 
 
@@ -63,7 +70,7 @@ def test_strategy_terms_and_total(name):
             expect = expect + weight * v.item()
     assert terms["total"].item() == pytest.approx(expect, rel=1e-5)
     # The state dict of every strategy loads into the inference network.
-    net = HandPoseNet(TINY, with_cloud=s.cloud)
+    net = HandPoseNet(TINY, with_cloud=s.cloud, with_heat=s.heat_expert)
     net.load_state_dict({k: v for k, v in model.state_dict().items() if k in net.state_dict()})
 
 
@@ -90,6 +97,22 @@ def test_product_of_experts_posterior_in_s4():
     tx, tw = torch.exp(-lx), torch.exp(-lw)
     torch.testing.assert_close(mj, (mx * tx + mw * tw) / (1 + tx + tw))
     torch.testing.assert_close(torch.exp(lj), 1 / (1 + tx + tw))
+
+
+def test_heat_expert_products_in_s4_2d():
+    """s4-2d's subsets {x, H} and {x, C, H} are GProd with the prior; the input is heat_in."""
+    s = get_strategy("s4-2d")
+    model = CrossModalVAE(TINY, s).eval()
+    batch = _batch()
+    out = model(*model_inputs(s, batch))
+    (mx, lx), (mw, lw), (mh, lh) = out["q_x"], out["q_w"], out["q_h"]
+    tx, tw, th = torch.exp(-lx), torch.exp(-lw), torch.exp(-lh)
+    torch.testing.assert_close(out["q_xh"][0], (mx * tx + mh * th) / (1 + tx + th))
+    torch.testing.assert_close(out["q_xwh"][0], (mx * tx + mw * tw + mh * th) / (1 + tx + tw + th))
+    torch.testing.assert_close(out["q_h"][0], model.heat_encoder(batch["heat_in"])[0])
+    del batch["heat_in"]
+    with pytest.raises(KeyError, match="add_heat_input"):
+        model_inputs(s, batch)
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
