@@ -132,7 +132,42 @@ def _bgr_to_rgb(bgr: np.ndarray, mirror: bool) -> np.ndarray:
     return cv2.flip(rgb, 1) if mirror else rgb
 
 
-class CameraSource(Source):
+class _CaptureSource(Source):
+    """Shared part of the cv2.VideoCapture sources: the first frame is read when opening (to
+    fail early with a clear message), later frames by _grab()."""
+
+    _cap: cv2.VideoCapture
+
+    def _take_first(self, failure: str) -> None:
+        ok, bgr = self._cap.read() if self._cap.isOpened() else (False, None)
+        if not ok or bgr is None:
+            self._cap.release()
+            raise EngineError(failure)
+        self._first: np.ndarray | None = bgr
+        self._size = (bgr.shape[1], bgr.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def _grab(self) -> np.ndarray | None:
+        ok, bgr = self._cap.read()
+        return bgr if ok else None
+
+    def read(self) -> SourceFrame | None:
+        if self._first is not None:
+            bgr, self._first = self._first, None
+        else:
+            bgr = self._grab()
+            if bgr is None:
+                return None
+        return SourceFrame(_bgr_to_rgb(bgr, self.mirrored), time.time())
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class CameraSource(_CaptureSource):
     """A webcam through cv2.VideoCapture. A read failure (camera unplugged) returns None; the
     grabber then calls reopen() until the camera is back."""
 
@@ -144,13 +179,8 @@ class CameraSource(Source):
         self.mirrored = config.mirrored
         self.description = f"camera {self.index}"
         self._cap = self._open()
-        ok, bgr = self._cap.read()
-        if not ok or bgr is None:
-            self._cap.release()
-            raise EngineError(f"camera {self.index} opened but delivers no frames; close other "
-                              "programs that use it or pick another with --camera N")
-        self._first: np.ndarray | None = bgr
-        self._size = (bgr.shape[1], bgr.shape[0])
+        self._take_first(f"camera {self.index} opened but delivers no frames; close other "
+                         "programs that use it or pick another with --camera N")
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS) or config.fps or 30.0)
 
     def _open(self) -> cv2.VideoCapture:
@@ -174,19 +204,6 @@ class CameraSource(Source):
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # keep the driver from queueing stale frames
         return cap
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
-    def read(self) -> SourceFrame | None:
-        if self._first is not None:
-            bgr, self._first = self._first, None
-        else:
-            ok, bgr = self._cap.read()
-            if not ok or bgr is None:
-                return None
-        return SourceFrame(_bgr_to_rgb(bgr, self.mirrored), time.time())
-
     def reopen(self) -> bool:
         self._cap.release()
         try:
@@ -195,11 +212,8 @@ class CameraSource(Source):
             return False
         return True
 
-    def close(self) -> None:
-        self._cap.release()
 
-
-class VideoSource(Source):
+class VideoSource(_CaptureSource):
     """A video file through cv2.VideoCapture (any format FFmpeg in OpenCV reads)."""
 
     def __init__(self, config: SourceConfig, path: str | Path | None = None):
@@ -210,33 +224,16 @@ class VideoSource(Source):
         if not self.path.is_file():
             raise EngineError(f"video {self.path} does not exist; check the path given to --video")
         self._cap = cv2.VideoCapture(str(self.path))
-        ok, bgr = self._cap.read() if self._cap.isOpened() else (False, None)
-        if not ok or bgr is None:
-            self._cap.release()
-            raise EngineError(f"video {self.path} cannot be read (unknown format or corrupt "
-                              "file); convert it to MP4 (H.264) or AVI (MJPG)")
-        self._first: np.ndarray | None = bgr
-        self._size = (bgr.shape[1], bgr.shape[0])
+        self._take_first(f"video {self.path} cannot be read (unknown format or corrupt "
+                         "file); convert it to MP4 (H.264) or AVI (MJPG)")
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
-    def read(self) -> SourceFrame | None:
-        if self._first is not None:
-            bgr, self._first = self._first, None
-        else:
+    def _grab(self) -> np.ndarray | None:
+        ok, bgr = self._cap.read()
+        if not ok and self.config.loop:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, bgr = self._cap.read()
-            if not ok and self.config.loop:
-                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                ok, bgr = self._cap.read()
-            if not ok or bgr is None:
-                return None
-        return SourceFrame(_bgr_to_rgb(bgr, self.mirrored), time.time())
-
-    def close(self) -> None:
-        self._cap.release()
+        return bgr if ok else None
 
 
 class ImageFolderSource(Source):
