@@ -107,18 +107,8 @@ class ControlPanel(QScrollArea):
         self.mirror_check.toggled.connect(lambda on: self._set("mirror", on))
         form.addRow(self.mirror_check)
 
-        self.video_edit = QLineEdit()
-        self.video_edit.setObjectName("video_path")
-        self.video_edit.setPlaceholderText("video file…")
-        self.video_edit.editingFinished.connect(
-            lambda: self._set("video_path", self.video_edit.text().strip()))
-        browse = QToolButton()
-        browse.setText("…")
-        browse.setToolTip("Choose a video file")
-        browse.clicked.connect(self._browse_video)
-        row = QHBoxLayout()
-        row.addWidget(self.video_edit, 1)
-        row.addWidget(browse)
+        self.video_edit, row = self._path_row("video_path", "Choose a video file",
+                                              self._browse_video, placeholder="video file…")
         form.addRow("Video", row)
         return box
 
@@ -163,20 +153,28 @@ class ControlPanel(QScrollArea):
         row.addWidget(reset)
         return box
 
+    def _path_row(self, key: str, tooltip: str, on_browse, placeholder: str = ""
+                  ) -> tuple[QLineEdit, QHBoxLayout]:
+        """A path field bound to setting `key` with a "…" browse button beside it."""
+        edit = QLineEdit()
+        edit.setObjectName(key)
+        if placeholder:
+            edit.setPlaceholderText(placeholder)
+        edit.editingFinished.connect(lambda: self._set(key, edit.text().strip()))
+        browse = QToolButton()
+        browse.setText("…")
+        browse.setToolTip(tooltip)
+        browse.clicked.connect(on_browse)
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        row.addWidget(browse)
+        return edit, row
+
     def _record_group(self) -> QGroupBox:
         box = QGroupBox("Recording")
         form = QFormLayout(box)
-        self.record_dir_edit = QLineEdit()
-        self.record_dir_edit.setObjectName("record_dir")
-        self.record_dir_edit.editingFinished.connect(
-            lambda: self._set("record_dir", self.record_dir_edit.text().strip()))
-        browse = QToolButton()
-        browse.setText("…")
-        browse.setToolTip("Choose the folder sessions are written to")
-        browse.clicked.connect(self._browse_record_dir)
-        row = QHBoxLayout()
-        row.addWidget(self.record_dir_edit, 1)
-        row.addWidget(browse)
+        self.record_dir_edit, row = self._path_row(
+            "record_dir", "Choose the folder sessions are written to", self._browse_record_dir)
         form.addRow("Folder", row)
         self.record_button = QPushButton("● Record")
         self.record_button.setObjectName("record")
