@@ -201,6 +201,16 @@ class Engine:
         frame; on failure the current one stays and on_message says why."""
         self._set("backend", kind)
 
+    def set_fuse(self, mode: str | None) -> None:
+        """Choose the experts that form z at the next frame: "rgb", "2d", "rgb+2d", or None /
+        "auto" (rgb+2d when the model has the 2D-keypoint expert, else rgb). A mode the model
+        cannot run leaves the current one and on_message says why."""
+        mode = None if mode in (None, "auto") else mode
+        if mode is not None and mode not in FUSE_MODES:
+            raise ValueError(f"unknown fuse mode {mode!r}; use auto or one of "
+                             f"{', '.join(FUSE_MODES)}")
+        self._set("fuse", mode)
+
     def set_cloud(self, enabled: bool) -> None:
         """Decode the hand point cloud (reopens the backend; needs a cloud decoder)."""
         self._set("cloud", bool(enabled))
@@ -240,6 +250,16 @@ class Engine:
                 self._K = None
             elif key == "hand_size":
                 self.metric = replace(self.metric, hand_size_m=value)
+            elif key == "fuse":
+                old = self.config.fuse
+                self.config.fuse = value
+                try:
+                    self.fuse = self._fuse_mode(self.backend)
+                except EngineError as e:
+                    self.config.fuse = old
+                    self.on_message(f"experts unchanged: {e}")
+                else:
+                    self.on_message(f"experts: {self.fuse}")
             elif key in ("backend", "cloud"):
                 cfg = self.config.backend
                 cfg = replace(cfg, kind=value) if key == "backend" else replace(

@@ -28,7 +28,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.settings import RESOLUTIONS, SOURCE_KINDS, PanelSettings
+from app.gui.settings import FUSE_CHOICES, RESOLUTIONS, SOURCE_KINDS, PanelSettings
 
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)"
 
@@ -122,6 +122,17 @@ class ControlPanel(QScrollArea):
             lambda _: self._set("backend", self.backend_combo.currentText()))
         form.addRow("Backend", self.backend_combo)
 
+        self.fuse_combo = QComboBox()
+        self.fuse_combo.setObjectName("fuse")
+        self.fuse_combo.addItems(FUSE_CHOICES)
+        self.fuse_combo.setToolTip(
+            "Experts that form the latent: the RGB crop, MediaPipe's 2D keypoints, or both "
+            "(auto: both when the model has the 2D expert). The 2D expert joins on frames where "
+            "the detector ran.")
+        self.fuse_combo.activated.connect(
+            lambda _: self._set("fuse", self.fuse_combo.currentText()))
+        form.addRow("Experts", self.fuse_combo)
+
         self.hands_spin = QSpinBox()
         self.hands_spin.setObjectName("max_hands")
         self.hands_spin.setRange(1, max_hands)
@@ -212,9 +223,9 @@ class ControlPanel(QScrollArea):
         self._settings = replace(settings)
         s = self._settings
         widgets = (self.source_buttons, self.camera_combo, self.resolution_combo,
-                   self.mirror_check, self.video_edit, self.backend_combo, self.hands_spin,
-                   self.smoothing_slider, self.cloud_check, self.record_dir_edit, self.osc_check,
-                   self.osc_host_edit, self.osc_port_spin)
+                   self.mirror_check, self.video_edit, self.backend_combo, self.fuse_combo,
+                   self.hands_spin, self.smoothing_slider, self.cloud_check,
+                   self.record_dir_edit, self.osc_check, self.osc_host_edit, self.osc_port_spin)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -233,6 +244,7 @@ class ControlPanel(QScrollArea):
                 self.backend_combo.addItem(s.backend)
                 index = self.backend_combo.count() - 1
             self.backend_combo.setCurrentIndex(index)
+            self.fuse_combo.setCurrentIndex(max(0, self.fuse_combo.findText(s.fuse)))
             self.hands_spin.setValue(s.max_hands)
             self.smoothing_slider.setValue(round(100 * s.smoothing))
             self.smoothing_label.setText(f"{s.smoothing:.2f}")

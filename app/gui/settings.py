@@ -11,6 +11,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings
 
 SOURCE_KINDS = ("camera", "video", "demo")
+FUSE_CHOICES = ("auto", "rgb", "2d", "rgb+2d")  # "auto": rgb+2d when the model has a 2D expert
 RESOLUTIONS = ((320, 240), (640, 480), (960, 540), (1280, 720), (1920, 1080))
 
 
@@ -20,7 +21,8 @@ class PanelSettings:
     mirror: flip the image (selfie view); video_path: file for the "video" source.
     backend: inference backend name; max_hands: hands tracked at most; smoothing: One Euro filter
     strength in [0, 1] (0 off). record_dir: folder sessions are written to. osc_*: OSC/UDP sink.
-    show_cloud: draw (and ask the engine for) the point cloud decoded from RGB."""
+    show_cloud: draw (and ask the engine for) the point cloud decoded from RGB.
+    fuse: experts that form the latent, "auto" or one of FUSE_CHOICES (app.engine.fusion)."""
 
     source: str = "demo"
     camera: int = 0
@@ -36,6 +38,7 @@ class PanelSettings:
     osc_host: str = "127.0.0.1"
     osc_port: int = 9000
     show_cloud: bool = False
+    fuse: str = "auto"
 
 
 def _read(settings: QSettings, key: str, default):
@@ -59,6 +62,8 @@ def load_panel_settings(settings: QSettings) -> PanelSettings:
         out.source = defaults.source
     out.smoothing = min(1.0, max(0.0, out.smoothing))
     out.max_hands = max(1, out.max_hands)
+    if out.fuse not in FUSE_CHOICES:
+        out.fuse = defaults.fuse
     return out
 
 

@@ -26,7 +26,8 @@ def smoothing_cutoff_hz(strength: float) -> float:
 
 
 def engine_config_for(base: EngineConfig, settings: PanelSettings) -> EngineConfig:
-    """The CLI's EngineConfig with the panel's source, backend, hands, smoothing and cloud.
+    """The CLI's EngineConfig with the panel's source, backend, hands, smoothing, cloud and
+    experts (fuse).
     A source the panel does not offer (--images, --replay from the command line) is kept."""
     s = settings
     source = replace(base.source, mirror=s.mirror)
@@ -42,13 +43,15 @@ def engine_config_for(base: EngineConfig, settings: PanelSettings) -> EngineConf
     filt = replace(base.filter, enabled=s.smoothing > 0,
                    min_cutoff_hz=smoothing_cutoff_hz(s.smoothing) if s.smoothing > 0
                    else base.filter.min_cutoff_hz)
-    return replace(base, source=source, backend=backend, tracker=tracker, filter=filt)
+    fuse = None if s.fuse == "auto" else s.fuse
+    return replace(base, source=source, backend=backend, tracker=tracker, filter=filt, fuse=fuse)
 
 
 def panel_from_cli(saved: PanelSettings, config: EngineConfig | None, args=None) -> PanelSettings:
     """The saved panel settings, overridden by what the command line (app.cli) named: a source
     (--camera / --video / --demo / --images / --replay), --backend other than auto, --mirror,
-    --cloud, --no-smoothing, --osc HOST:PORT and --record DIR (the folder sessions go to)."""
+    --cloud, --no-smoothing, --fuse, --osc HOST:PORT and --record DIR (the folder sessions go
+    to)."""
     if config is None:
         return saved
     out = replace(saved)
@@ -70,6 +73,8 @@ def panel_from_cli(saved: PanelSettings, config: EngineConfig | None, args=None)
         out.mirror = bool(args.mirror)
     if getattr(args, "cloud", False):
         out.show_cloud = True
+    if getattr(args, "fuse", None):
+        out.fuse = args.fuse
     if getattr(args, "no_smoothing", False):
         out.smoothing = 0.0
     if getattr(args, "osc", None):
@@ -94,6 +99,7 @@ LIVE_SETTERS: dict[str, Callable[[Engine, PanelSettings], None]] = {
     "smoothing": _set_smoothing,
     "backend": lambda engine, s: engine.set_backend(s.backend),
     "show_cloud": lambda engine, s: engine.set_cloud(s.show_cloud),
+    "fuse": lambda engine, s: engine.set_fuse(s.fuse),
 }
 
 

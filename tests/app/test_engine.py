@@ -282,3 +282,24 @@ def test_fuse_2d_with_an_rgb_only_checkpoint_is_a_clear_error(checkpoint):
     cfg.fuse = None  # the default falls back to RGB for such models
     with Engine(cfg) as engine:
         assert engine.fuse == "rgb"
+
+
+def test_set_fuse_switches_the_experts_live_and_refuses_what_the_model_lacks(
+        fused_checkpoint, checkpoint):
+    messages: list[str] = []
+    with Engine(demo_config(fused_checkpoint, 1, 2), on_message=messages.append) as engine:
+        assert engine.fuse == "rgb+2d"
+        engine.set_fuse("2d")
+        engine._apply_pending()
+        assert engine.fuse == "2d" and messages[-1] == "experts: 2d"
+        engine.set_fuse("auto")
+        engine._apply_pending()
+        assert engine.fuse == "rgb+2d"
+        with pytest.raises(ValueError, match="unknown fuse mode 'both'"):
+            engine.set_fuse("both")
+    messages.clear()
+    with Engine(demo_config(checkpoint, 1, 2), on_message=messages.append) as engine:
+        engine.set_fuse("rgb+2d")
+        engine._apply_pending()
+        assert engine.fuse == "rgb" and engine.config.fuse is None
+        assert messages[-1].startswith("experts unchanged: --fuse rgb+2d needs the 2D")

@@ -214,8 +214,10 @@ def test_panel_changes_engine_settings(qtbot, make_window):
     panel.cloud_check.setChecked(True)
     panel.backend_combo.setCurrentIndex(1)
     panel.backend_combo.activated.emit(1)
+    panel.fuse_combo.setCurrentIndex(panel.fuse_combo.findText("2d"))
+    panel.fuse_combo.activated.emit(panel.fuse_combo.currentIndex())
     want = {("num_hands", 2), ("smoothing", False), ("mirror", False), ("cloud", True),
-            ("backend", "onnxruntime")}
+            ("backend", "onnxruntime"), ("fuse", "2d")}
     qtbot.waitUntil(lambda: want <= set(engine.calls), timeout=WAIT_MS)
     assert len(services.engines) == 1, "live settings must not reopen the engine"
     qtbot.waitUntil(lambda: window.scene.visible_hands() == 2, timeout=WAIT_MS)
@@ -505,7 +507,11 @@ def test_command_line_maps_onto_panel_and_engine(tmp_path):
     panel = panel_from_cli(PanelSettings(), config_from_args(args), args)
     config = engine_config_for(config_from_args(args), panel)
     assert config.source.kind == "replay" and config.source.path == str(tmp_path)
-    assert config.backend.kind == "onnxruntime"
+    assert config.backend.kind == "onnxruntime" and config.fuse is None  # panel "auto"
+
+    args = build_parser().parse_args(["--demo", "--fuse", "rgb"])
+    panel = panel_from_cli(PanelSettings(fuse="rgb+2d"), config_from_args(args), args)
+    assert panel.fuse == "rgb" and engine_config_for(config_from_args(args), panel).fuse == "rgb"
 
     saved = PanelSettings(source="video", video_path="/x.mp4")  # nothing named: saved wins
     args = build_parser().parse_args([])

@@ -93,6 +93,9 @@ class FakeEngine:
         self.settings.backend = kind
         self.on_message(f"backend: fake {kind}")  # as the real engine reports a switch
 
+    def set_fuse(self, mode: str) -> None:
+        self.calls.append(("fuse", mode))
+
     def set_cloud(self, enabled: bool) -> None:
         self.settings.show_cloud = enabled
         self.calls.append(("cloud", enabled))
