@@ -11,6 +11,11 @@
   app/engine/fusion.py), "heat_weight" (B,) and "rgb_weight" (B,) float32 in {0, 1} that switch
   each expert per sample (RGB only: 1, 0 -> heat_weight 0; 2D only: rgb_weight 0; both: 1, 1),
   so one graph serves --fuse rgb, 2d and rgb+2d.
+- Weight storage (--weights): "fp16" stores the large float32 tensors as float16 with a Cast node
+  in front, which ONNX Runtime folds away when it loads the graph: half the file, float32
+  compute, results within ~1e-4 of float32 storage (the exporter folds BatchNorm into the conv
+  weights, so even an fp16 checkpoint's tensors are rounded once more). "auto" = fp16 for a
+  checkpoint whose weights are float16 already (train.ship), else "fp32".
 - NAME.trt.ep (+ NAME.trt.ep.json): a torch-tensorrt ExportedProgram, fp16, for a fixed batch of
   --batch crops; built only where CUDA and torch-tensorrt exist (TensorRT engines are specific to
   the GPU they were built on, so build it on the machine that runs it).
@@ -43,10 +48,52 @@ def _load(checkpoint: Path, with_cloud: bool):
         raise EngineError(str(e)) from None
 
 
+WEIGHT_MODES = ("auto", "fp32", "fp16")
+
+
+def _stored_in_fp16(checkpoint: Path) -> bool:
+    """True if the checkpoint's floating-point weights are float16 (train.ship's default)."""
+    from model.checkpoint import read_checkpoint
+
+    state = read_checkpoint(checkpoint)["state_dict"]
+    floats = [v for v in state.values() if v.is_floating_point()]
+    return bool(floats) and all(v.dtype.itemsize == 2 for v in floats)
+
+
+def store_weights_fp16(model, lossless_only: bool = True, min_elements: int = 1024) -> int:
+    """Store the float32 initializers of an onnx.ModelProto with >= min_elements values as
+    float16 behind a Cast back to float32 (in place); with lossless_only, only those float16
+    represents exactly. Returns the number of tensors converted."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    casts = []
+    for init in list(graph.initializer):
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        arr = numpy_helper.to_array(init)
+        if arr.size < min_elements:
+            continue
+        half = arr.astype(np.float16)
+        if lossless_only and not np.array_equal(half.astype(np.float32), arr):
+            continue
+        graph.initializer.remove(init)
+        graph.initializer.append(numpy_helper.from_array(half, f"{init.name}__fp16"))
+        casts.append(helper.make_node("Cast", [f"{init.name}__fp16"], [init.name],
+                                      to=TensorProto.FLOAT, name=f"{init.name}__cast"))
+    for i, node in enumerate(casts):  # before every consumer: the graph stays sorted
+        graph.node.insert(i, node)
+    return len(casts)
+
+
 def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_cloud: bool = False,
-                opset: int = 17) -> tuple[Path, float]:
-    """Write the ONNX model of a checkpoint and check it with ONNX Runtime.
+                opset: int = 17, weights: str = "auto") -> tuple[Path, float]:
+    """Write the ONNX model of a checkpoint and check it with ONNX Runtime; weights: how float32
+    tensors are stored (WEIGHT_MODES, see the module doc).
     Returns (path, largest |onnx - torch| of the pose on a random batch of 2)."""
+    if weights not in WEIGHT_MODES:
+        raise EngineError(f"unknown weight storage {weights!r}; use one of "
+                          f"{', '.join(WEIGHT_MODES)}")
     import onnx
     import torch
 
@@ -77,6 +124,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_clou
             "heatmap_sigma_px": float(meta["data"].get("heatmap_sigma_px", 2.0))}
     entry = model.metadata_props.add()
     entry.key, entry.value = "handtrack", json.dumps(info)
+    if weights == "auto":
+        weights = "fp16" if _stored_in_fp16(checkpoint) else "fp32"
+    if weights == "fp16":
+        store_weights_fp16(model, lossless_only=False)
     onnx.save(model, str(out))
 
     import onnxruntime as ort
@@ -124,13 +175,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--onnx-out", metavar="PATH", help="ONNX path (default: next to the .pt)")
     p.add_argument("--cloud", action="store_true", help="include the point-cloud output")
     p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--weights", choices=WEIGHT_MODES, default="auto",
+                   help="storage of the weights: fp16 = half the file, float32 compute, "
+                        "results within ~1e-4; auto = fp16 for an fp16 checkpoint (train.ship), "
+                        "else fp32")
     p.add_argument("--tensorrt", action=argparse.BooleanOptionalAction, default=None,
                    help="build the TensorRT artefact (default: when CUDA and torch-tensorrt "
                         "exist)")
     p.add_argument("--batch", type=int, default=2, help="TensorRT batch (hands per pass)")
     args = p.parse_args(argv)
     try:
-        path, diff = export_onnx(args.checkpoint, args.onnx_out, args.cloud, args.opset)
+        path, diff = export_onnx(args.checkpoint, args.onnx_out, args.cloud, args.opset,
+                                 args.weights)
         print(f"wrote {path} (largest |onnxruntime - torch| pose difference {diff:.2e})")
         want_trt = args.tensorrt
         if want_trt is None:

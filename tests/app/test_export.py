@@ -58,3 +58,33 @@ def test_fused_export_serves_rgb_2d_and_both_like_torch(tmp_path, capsys):
     np.testing.assert_allclose(plain, torch_b.infer(rgb).pose, atol=1e-4)
     np.testing.assert_allclose(plain[1], fused[1], atol=1e-5)
     assert not np.allclose(plain[0], fused[0], atol=1e-4)
+
+
+def test_fp16_weight_storage_halves_the_file_and_keeps_the_outputs(tmp_path, capsys):
+    """--weights fp16: large tensors stored as float16 behind Cast nodes; onnxruntime gives the
+    float32 export's poses within fp16 rounding. auto picks fp16 for a train.ship checkpoint."""
+    import numpy as np
+
+    from app.engine.backends import OnnxBackend
+    from train.ship import ship
+
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--weights", "fp32",
+                 "--onnx-out", str(tmp_path / "fp32.onnx")]) == 0
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--weights", "fp16",
+                 "--onnx-out", str(tmp_path / "fp16.onnx")]) == 0
+    full, half = (tmp_path / "fp32.onnx").stat().st_size, (tmp_path / "fp16.onnx").stat().st_size
+    assert half < 0.6 * full
+    model = onnx.load(str(tmp_path / "fp16.onnx"))
+    casts = [n for n in model.graph.node if n.op_type == "Cast" and n.name.endswith("__cast")]
+    assert casts and all(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer
+                         if i.name.endswith("__fp16"))
+    rgb = np.random.default_rng(1).random((2, 3, CROP, CROP), dtype=np.float32)
+    want = OnnxBackend(tmp_path / "fp32.onnx", threads=1).infer(rgb).pose
+    got = OnnxBackend(tmp_path / "fp16.onnx", threads=1).infer(rgb).pose
+    np.testing.assert_allclose(got, want, atol=5e-3 * np.abs(want).max())
+    assert not np.array_equal(got, want)  # the weights really were rounded
+
+    shipped = ship(ckpt, tmp_path / "s.pt")  # float16 weights -> auto stores float16
+    assert main(["--checkpoint", str(shipped), "--no-tensorrt"]) == 0
+    assert (tmp_path / "s.onnx").stat().st_size < 0.6 * full
