@@ -43,6 +43,19 @@ def table_row(label: str, strategy: str, m: dict) -> str:
             f"| {m['n']} |")
 
 
+MEAN_POSE_LABEL = "mean pose (oracle)"
+
+
+def mean_pose_baseline(gt_norm: np.ndarray, scale_m: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Metrics of predicting the mean of gt_norm (N, 21, 3) (normalised poses) for every sample;
+    scale_m (N,) the bone lengths that turn them into mm. An oracle constant predictor (it knows
+    the evaluated set's mean): a network that does not beat it has learnt nothing from the
+    image. Returns (summary as train.metrics.summarize, PCK curve (T,))."""
+    mean = np.broadcast_to(gt_norm.mean(axis=0, keepdims=True), gt_norm.shape)
+    errors = metrics.joint_errors_mm(mean, gt_norm, scale_m)
+    return metrics.summarize(errors), metrics.pck(errors)
+
+
 def _label(path: Path, taken: set[str]) -> str:
     """A short unique name for a checkpoint: its run folder (runs/s4/last.pt -> s4)."""
     name = path.parent.name if path.stem in ("last", "best") else path.stem
@@ -60,13 +73,15 @@ def evaluate_checkpoints(paths: list[str | Path], data: str, split: str = "evalu
                          figures: bool = True, interp: tuple[int, int] = (0, 1),
                          progress: bool = True, fuse: tuple[str, ...] = ("rgb",),
                          noise: Noise2DConfig | None = None,
-                         noise_seed: int = 0, keypoints2d: str = "noisy-gt") -> list[dict]:
+                         noise_seed: int = 0, keypoints2d: str = "noisy-gt",
+                         baseline: bool = False) -> list[dict]:
     """Evaluate checkpoints on one data spec, each under every --fuse mode. Returns one dict per
     (checkpoint, mode): label, path, strategy, fuse, metrics (summary), pck (T,). Writes figures
     (of the first mode) and tables under `out` if given. keypoints2d: the 2D expert's input,
     "noisy-gt" (ground truth + the training noise) or "mediapipe" (MediaPipe on the full images,
     train/mediapipe2d.py; then every mode, rgb included, is measured on the samples where
-    MediaPipe found the hand, so the rows compare)."""
+    MediaPipe found the hand, so the rows compare). baseline: add a row (label MEAN_POSE_LABEL)
+    for the evaluated samples' own mean pose predicted for every image (mean_pose_baseline)."""
     if keypoints2d not in KEYPOINTS2D:
         raise ValueError(f"unknown --keypoints2d {keypoints2d!r}; use one of "
                          f"{', '.join(KEYPOINTS2D)}")
@@ -116,6 +131,11 @@ def evaluate_checkpoints(paths: list[str | Path], data: str, split: str = "evalu
                             "pck": pred["pck"]})
             if out is not None and figures and k == 0:
                 _figures(net, ds, pred, out, label, interp, device)
+            if baseline and k == 0 and i == 0:
+                summary, pck = mean_pose_baseline(pred["gt"], pred["scale_m"])
+                results.append({"label": MEAN_POSE_LABEL, "path": "", "strategy": "-",
+                                "fuse": "-", "keypoints2d": keypoints2d, "metrics": summary,
+                                "pck": pck})
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         curves = {r["label"]: (metrics.PCK_THRESHOLDS_MM, r["pck"], r["metrics"]["auc_20_50"])
@@ -172,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="2D input of --fuse 2d / rgb+2d: ground truth with the training noise, "
                         "or MediaPipe run on the full images (only samples where it finds the "
                         "hand are evaluated, in every mode) (noisy-gt)")
+    p.add_argument("--baseline", action="store_true",
+                   help="add a row for the evaluated samples' own mean pose, predicted for every "
+                        "image (a constant oracle: a model that does not beat it has learnt "
+                        "nothing from the image)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -189,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                                        a.batch_size, device, a.max_samples,
                                        not a.no_figures, tuple(a.interp), not a.no_progress,
                                        tuple(dict.fromkeys(a.fuse)), None, a.noise_seed,
-                                       a.keypoints2d)
+                                       a.keypoints2d, a.baseline)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -37,12 +37,15 @@ def test_train_and_eval_end_to_end(synth_dir, tmp_path, capsys):
         out = tmp_path / "eval"
         code = eval_main(["--checkpoint", str(tmp_path / "s1" / "last.pt"),
                           str(tmp_path / "s4" / "last.pt"), "--data", f"synth:{synth_dir}",
-                          "--out", str(out), "--no-progress", "--device", "cpu"])
+                          "--out", str(out), "--no-progress", "--device", "cpu",
+                          "--baseline"])
     assert code == 0, capsys.readouterr().err
     table = (out / "results.md").read_text().splitlines()
-    assert len(table) == 4 and table[2].startswith("| s1 | s1 |") and "| s4 | s4 |" in table[3]
+    assert len(table) == 5 and table[2].startswith("| s1 | s1 |") and "| s4 | s4 |" in table[4]
+    assert table[3].startswith("| mean pose (oracle) | - |")
     res = json.loads((out / "metrics.json").read_text())
     assert all(r["metrics"]["epe_mm"] > 0 and r["metrics"]["n"] == 3 for r in res)
+    assert [r["label"] for r in res] == ["s1", "mean pose (oracle)", "s4"]
     for f in ("pck.png", "clouds_s4.png", "interp_s1.png", "interp_s4.png"):
         assert (out / f).stat().st_size > 1000, f
     assert not (out / "clouds_s1.png").exists()  # s1 has no cloud decoder
@@ -89,3 +92,20 @@ def test_train_s4_2d_and_eval_each_fuse_mode(synth_dir, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("error: ") and "s4-2d" in err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_mean_pose_baseline_known_values():
+    """Two poses mirrored about their mean (the root fixed at 0): every other joint is 1 unit
+    from the mean, i.e. the bone length (10 mm, 30 mm) -> EPE (20 * 10 + 20 * 30) / 42 mm."""
+    import numpy as np
+
+    from model.hand import ROOT
+    from train.cli_eval import mean_pose_baseline
+
+    gt = np.zeros((2, 21, 3))
+    gt[0, :, 0], gt[1, :, 0] = 1.0, -1.0
+    gt[:, ROOT] = 0.0
+    summary, pck = mean_pose_baseline(gt, np.array([0.010, 0.030]))
+    assert summary["epe_mm"] == pytest.approx(800 / 42) and summary["n"] == 2
+    assert summary["pck_20"] == pytest.approx(22 / 42) and summary["pck_50"] == 1.0
+    assert pck[0] == pytest.approx(22 / 42) and pck[-1] == 1.0
