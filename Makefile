@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench clean lint
+# `make demo SOURCE="--camera 0"` (or `make webcam`) runs the same window on a webcam.
+SOURCE ?= --demo
+
+.PHONY: demo webcam test venv bench clean lint
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required (set PY=/path/to/python3.11)"; exit 1; }
@@ -16,7 +19,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/handtrack --demo
+	$(BIN)/handtrack $(SOURCE)
+
+webcam: $(STAMP)
+	$(BIN)/handtrack --camera 0
 
 test: $(STAMP)
 	bash scripts/gui-test-deps.sh
