@@ -17,8 +17,9 @@
   weights, so even an fp16 checkpoint's tensors are rounded once more). "auto" = fp16 for a
   checkpoint whose weights are float16 already (train.ship), else "fp32".
 - NAME.trt.ep (+ NAME.trt.ep.json): a torch-tensorrt ExportedProgram, fp16, for a fixed batch of
-  --batch crops; built only where CUDA and torch-tensorrt exist (TensorRT engines are specific to
-  the GPU they were built on, so build it on the machine that runs it).
+  --batch crops (fused checkpoints: the same four inputs as the ONNX graph); built only where
+  CUDA and torch-tensorrt exist (TensorRT engines are specific to the GPU they were built on, so
+  build it on the machine that runs it).
 The app (`--backend auto`) loads what it finds next to the checkpoint.
 """
 
@@ -155,15 +156,20 @@ def export_tensorrt(checkpoint: str | Path, out: str | Path | None = None,
     checkpoint = Path(checkpoint)
     net, meta = _load(checkpoint, with_cloud=False)
     out = Path(out) if out is not None else tensorrt_path_of(checkpoint)
-    S = int(meta["crop_size"])
+    S, M = int(meta["crop_size"]), int(meta["heatmap_size"])
+    fused = bool(meta.get("has_heat_encoder"))
     net = net.cuda().eval()
     inputs = [torch.rand(batch, 3, S, S, device="cuda")]
+    if fused:  # the same four inputs as the fused ONNX graph (module doc)
+        inputs += [torch.rand(batch, 21, M, M, device="cuda"),
+                   torch.ones(batch, device="cuda"), torch.ones(batch, device="cuda")]
     trt_gm = torch_tensorrt.compile(net, ir="dynamo", arg_inputs=inputs,
                                     enabled_precisions={torch.float16})
     torch_tensorrt.save(trt_gm, str(out), arg_inputs=inputs)
     Path(str(out) + ".json").write_text(json.dumps(
         {"crop_size": S, "batch": batch, "precision": "fp16", "strategy": meta["strategy"],
-         "checkpoint": checkpoint.name}))
+         "checkpoint": checkpoint.name, "fused": fused, "heatmap_size": M,
+         "heatmap_sigma_px": float(meta["data"].get("heatmap_sigma_px", 2.0))}))
     return out
 
 

@@ -94,6 +94,17 @@ class Backend:
             raise EngineError("this model has no 2D-keypoint expert; use --fuse rgb or a "
                               "checkpoint trained with --strategy s4-2d")
 
+    def _fused_inputs(self, b: int, heat: np.ndarray | None, heat_weight: np.ndarray | None,
+                      rgb_weight: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """(heat (b, 21, M, M), heat_weight (b,), rgb_weight (b,)) float32 for a fused graph,
+        which always takes all inputs: no heat = the RGB expert alone (heat weight 0)."""
+        m, ones = self.heatmap_size, np.ones(b, np.float32)
+        if heat is None:
+            return np.zeros((b, 21, m, m), np.float32), np.zeros(b, np.float32), ones
+        return (np.asarray(heat, np.float32),
+                ones if heat_weight is None else np.asarray(heat_weight, np.float32),
+                ones if rgb_weight is None else np.asarray(rgb_weight, np.float32))
+
     def close(self) -> None:
         pass
 
@@ -219,23 +230,17 @@ class OnnxBackend(Backend):
               rgb_weight: np.ndarray | None = None) -> BackendOutput:
         self._check_heat(heat)
         feeds = {self._input: rgb}
-        if self.has_heat:  # the fused graph always takes all inputs; no heat: RGB only
-            b, m = rgb.shape[0], self.heatmap_size
-            ones = np.ones(b, np.float32)
-            feeds["heat"] = (np.zeros((b, 21, m, m), np.float32) if heat is None
-                             else np.asarray(heat, np.float32))
-            feeds["heat_weight"] = (np.zeros(b, np.float32) if heat is None
-                                    else ones if heat_weight is None
-                                    else np.asarray(heat_weight, np.float32))
-            feeds["rgb_weight"] = (ones if heat is None or rgb_weight is None
-                                   else np.asarray(rgb_weight, np.float32))
+        if self.has_heat:
+            feeds["heat"], feeds["heat_weight"], feeds["rgb_weight"] = self._fused_inputs(
+                rgb.shape[0], heat, heat_weight, rgb_weight)
         out = self.session.run(self._outputs, feeds)
         return BackendOutput(out[0], out[1] if self.has_cloud else None)
 
 
 class TensorRTBackend(Backend):
     """torch-tensorrt ExportedProgram (fp16) on CUDA. The engine was built for a fixed batch of
-    max_batch crops; smaller batches are padded."""
+    max_batch crops; smaller batches are padded. A fused artefact (sidecar "fused": true, from
+    an s4-2d checkpoint) takes the same four inputs as the fused ONNX graph."""
 
     name = "tensorrt"
 
@@ -261,18 +266,29 @@ class TensorRTBackend(Backend):
         self.meta = json.loads(info.read_text()) if info.is_file() else {}
         self.crop_size = int(self.meta.get("crop_size", 128))
         self.max_batch = int(self.meta.get("batch", max_batch))
-        self._buf = torch.zeros((self.max_batch, 3, self.crop_size, self.crop_size),
-                                device="cuda", dtype=torch.float32)
+        n, s = self.max_batch, self.crop_size
+        self._bufs = [torch.zeros((n, 3, s, s), device="cuda", dtype=torch.float32)]
+        self.has_heat = bool(self.meta.get("fused"))
+        if self.has_heat:
+            self.heatmap_size = m = int(self.meta["heatmap_size"])
+            self.heatmap_sigma_px = float(self.meta.get("heatmap_sigma_px", 2.0))
+            self._bufs += [torch.zeros((n, 21, m, m), device="cuda", dtype=torch.float32),
+                           torch.zeros(n, device="cuda", dtype=torch.float32),  # heat weight
+                           torch.ones(n, device="cuda", dtype=torch.float32)]  # rgb weight
 
     def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
               heat_weight: np.ndarray | None = None,
               rgb_weight: np.ndarray | None = None) -> BackendOutput:
-        self._check_heat(heat)  # the TensorRT artefact is built for the RGB input only
+        self._check_heat(heat)
         torch = self._torch
         b = rgb.shape[0]
+        arrays = [rgb]
+        if self.has_heat:
+            arrays += self._fused_inputs(b, heat, heat_weight, rgb_weight)
         with torch.inference_mode():
-            self._buf[:b].copy_(torch.from_numpy(rgb), non_blocking=True)
-            out = self.module(self._buf)
+            for buf, a in zip(self._bufs, arrays):
+                buf[:b].copy_(torch.from_numpy(np.ascontiguousarray(a)), non_blocking=True)
+            out = self.module(*self._bufs)
         pose = out[1][:b].float().cpu().numpy()
         return BackendOutput(pose, None)
 

@@ -75,3 +75,30 @@ def test_tensorrt_backend(exported):
     with TensorRTBackend(path) as trt, TorchBackend(exported, "cpu") as tb:
         np.testing.assert_allclose(trt.infer(x[:1]).pose, tb.infer(x[:1]).pose, atol=5e-2)
         assert trt.infer(x).pose.shape == (2, 21, 3)
+
+
+def test_tensorrt_backend_fused(tmp_path):
+    """A fused (s4-2d) checkpoint gives a TensorRT artefact with the 2D expert's inputs that
+    matches PyTorch for RGB only, 2D only and both (fp16 tolerance)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch_tensorrt", reason="torch-tensorrt is not installed (CUDA only)")
+    if not torch.cuda.is_available():
+        pytest.skip("TensorRT needs a CUDA GPU; none here")
+    from app.engine.backends import TensorRTBackend
+    from app.export import export_tensorrt
+    from model.checkpoint import save_inference_checkpoint
+    from model.inference import build_hand_pose_net
+    from model.net_config import NetConfig
+
+    net = build_hand_pose_net(NetConfig(crop_size=CROP, heatmap_size=16), with_heat=True)
+    ckpt = save_inference_checkpoint(tmp_path / "f.pt", net)
+    path = export_tensorrt(ckpt, batch=3)
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 3, CROP, CROP), dtype=np.float32)
+    heat = rng.random((3, 21, 16, 16), dtype=np.float32)
+    w_h, w_x = np.array([1, 0, 1], np.float32), np.array([1, 1, 0], np.float32)
+    with TensorRTBackend(path) as trt, TorchBackend(ckpt, "cpu") as tb:
+        assert trt.has_heat and trt.heatmap_size == 16
+        np.testing.assert_allclose(trt.infer(x, heat, w_h, w_x).pose,
+                                   tb.infer(x, heat, w_h, w_x).pose, atol=5e-2)
+        np.testing.assert_allclose(trt.infer(x[:2]).pose, tb.infer(x[:2]).pose, atol=5e-2)
