@@ -105,8 +105,15 @@ def auction_assignment(a: np.ndarray, b: np.ndarray, config: AuctionConfig | Non
     m = min(a.shape[1], 64)
     scale = np.linalg.norm(a[:, :m, None] - b[:, None, :m], axis=-1).mean(axis=(1, 2))
     scale = np.maximum(scale, 1e-9)  # (B,)
-    return _auction_batch(a, b, cfg.eps_start_rel * scale, cfg.eps_rel * scale, cfg.scaling,
-                          cfg.max_bids)
+    # numba's first parallel call starts its OpenMP threading layer, which resets the OpenMP
+    # thread count torch uses (torch.set_num_threads(1) became 2 here); keep the caller's.
+    threads = torch.get_num_threads()
+    try:
+        return _auction_batch(a, b, cfg.eps_start_rel * scale, cfg.eps_rel * scale,
+                              cfg.scaling, cfg.max_bids)
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def emd_auction(a: Tensor, b: Tensor, config: AuctionConfig | None = None) -> Tensor:

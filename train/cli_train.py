@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=d.out, help=f"run folder for checkpoints and logs "
                                                 f"(default {d.out})")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--set-lr", type=float, default=0.0, metavar="LR",
+                   help="with --resume: continue with this learning rate instead of the saved "
+                        "one (a manual drop for the last steps; logged in log.csv)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--steps", type=int, default=d.steps, help=f"training steps ({d.steps})")
     g.add_argument("--batch-size", type=int, default=d.batch_size,
@@ -112,7 +115,8 @@ def configs_from_args(a: argparse.Namespace) -> tuple[TrainConfig, NetConfig]:
         beta_anneal_steps=a.beta_anneal_steps, beta_prime=a.beta_prime,
         lambda_heat=a.lambda_heat, lambda_cloud=a.lambda_cloud,
         labelled_fraction=a.labelled_fraction, seed=a.seed, workers=a.workers,
-        augment=not a.no_augment, init=a.init, resume=a.resume, log_every=a.log_every,
+        augment=not a.no_augment, init=a.init, resume=a.resume, set_lr=a.set_lr,
+        log_every=a.log_every,
         eval_every=a.eval_every, eval_samples=a.eval_samples, ckpt_every=a.ckpt_every,
         device=a.device, progress=not a.no_progress,
         noise2d=Noise2DConfig(jitter=a.noise_jitter, drop_prob=a.noise_drop,

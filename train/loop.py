@@ -68,6 +68,7 @@ class TrainConfig:
     augment: bool = True
     init: str = ""  # local torchvision ResNet-18 ImageNet weights for the trunk
     resume: bool = False
+    set_lr: float = 0.0  # > 0: with resume, replace the checkpoint's learning rate (a manual drop)
     log_every: int = 10
     eval_every: int = 0  # 0 = evaluate at the end only
     eval_samples: int = 0  # 0 = the whole evaluation set
@@ -86,6 +87,9 @@ class TrainConfig:
                               f"{self.labelled_fraction}")
         if self.lr <= 0 or self.beta_start <= 0 or self.beta_end <= 0:
             raise ConfigError("--lr, --beta-start and --beta-end must be positive")
+        if self.set_lr < 0 or (self.set_lr and not self.resume):
+            raise ConfigError("--set-lr changes the learning rate of a resumed run: give a "
+                              "positive value together with --resume (a new run uses --lr)")
 
 
 def get_strategy_or_fail(name: str):
@@ -257,6 +261,9 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
     if ckpt is not None:
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if cfg.set_lr > 0:
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.set_lr
         plateau = Plateau(**ckpt.get("plateau", asdict(plateau)))
         state = RunState(step=int(ckpt["step"]), epoch=int(ckpt.get("epoch", 0)),
                          batch_in_epoch=int(ckpt.get("batch_in_epoch", 0)),

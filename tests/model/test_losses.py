@@ -66,3 +66,20 @@ def test_pose_and_heat_losses_known_values():
     assert heatmap_loss(h, t).item() == pytest.approx(7.0, abs=1e-5)
     c = torch.randn(2, 16, 3)
     assert cloud_loss(c, c).max() < 1e-4
+
+
+def test_emd_keeps_the_callers_torch_thread_count():
+    """numba's first parallel call starts OpenMP, which reset torch.set_num_threads(1) to the
+    core count (and made a resumed training differ from a straight one). Fresh interpreter:
+    in this one numba may be initialised already."""
+    import subprocess
+    import sys
+
+    code = ("import torch; from model.emd import emd_auction; torch.get_num_threads(); "
+            "torch.set_num_threads(1); "
+            "emd_auction(torch.rand(2, 16, 3), torch.rand(2, 16, 3)); "
+            "print(torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"OMP_NUM_THREADS": "2", "PATH": ""},
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    assert out.stdout.strip() == "1"

@@ -60,6 +60,16 @@ def test_resume_continues_exactly(tmp_path):
         torch.testing.assert_close(resumed["model"].state_dict()[k], v, msg=k)
 
 
+def test_set_lr_replaces_the_saved_learning_rate_on_resume(tmp_path):
+    train(_cfg(tmp_path, "b", steps=2), TINY, _data())
+    res = train(_cfg(tmp_path, "b", steps=3, resume=True, set_lr=1e-5), TINY, _data())
+    assert read_checkpoint(res["checkpoint"])["optimizer"]["param_groups"][0]["lr"] == 1e-5
+    rows = list(csv.DictReader(open(tmp_path / "b" / "log.csv")))
+    assert [float(r["lr"]) for r in rows] == [1e-3, 1e-3, 1e-5]
+    with pytest.raises(ConfigError, match="--set-lr .* together with --resume"):
+        train(_cfg(tmp_path, "c", set_lr=1e-5), TINY, _data())
+
+
 class _Interrupting(FakeHandDataset):
     def __getitem__(self, i):
         if self.calls == 5:
