@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 
 from model.checkpoint import CheckpointError
@@ -124,12 +126,36 @@ def configs_from_args(a: argparse.Namespace) -> tuple[TrainConfig, NetConfig]:
     return cfg, net
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def stop_signals_save():
+    """SIGTERM (kill, a job scheduler's time limit) and SIGINT stop the run like Ctrl-C: the
+    loop saves last.pt and says how to resume. SIGINT too because a shell starts background
+    jobs with SIGINT ignored, where Python would never raise KeyboardInterrupt. Only in the
+    main thread (signal handlers cannot be set elsewhere)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         cfg, net = configs_from_args(args)
-        result = train(cfg, net)
+        with stop_signals_save():
+            result = train(cfg, net)
     except (ConfigError, CheckpointError, FileNotFoundError, FloatingPointError, ValueError) as e:
         # ValueError: NetConfig validation (e.g. --heatmap-size 48); the others name the problem.
         print(f"error: {e}", file=sys.stderr)

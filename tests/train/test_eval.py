@@ -109,3 +109,36 @@ def test_mean_pose_baseline_known_values():
     assert summary["epe_mm"] == pytest.approx(800 / 42) and summary["n"] == 2
     assert summary["pck_20"] == pytest.approx(22 / 42) and summary["pck_50"] == 1.0
     assert pck[0] == pytest.approx(22 / 42) and pck[-1] == 1.0
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_kill_saves_the_checkpoint(synth_dir, tmp_path, sig):
+    """`kill` (SIGTERM) or SIGINT — which a shell's background job ignores unless the program
+    installs its own handler — stops handtrack-train like Ctrl-C: last.pt is saved, exit 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from model.checkpoint import read_checkpoint
+
+    out = tmp_path / "run"
+    args = [a if a != "2" or i != SMALL.index("--steps") + 1 else "100000"
+            for i, a in enumerate(SMALL)]
+    cmd = [sys.executable, "-m", "train.cli_train", "--strategy", "s1", "--data",
+           f"synth:{synth_dir}", "--out", str(out), *args, "--ckpt-every", "100000",
+           "--eval-data", "none"]
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[2], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    log = out / "log.csv"
+    deadline = time.time() + 120
+    while not (log.is_file() and len(log.read_text().splitlines()) > 3):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(getattr(signal, sig))
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stdout
+    assert read_checkpoint(out / "last.pt")["step"] >= 3
