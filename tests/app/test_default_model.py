@@ -52,12 +52,12 @@ def test_default_model_agrees_in_torch_and_onnxruntime_on_the_demo(default_check
     rounding (the ONNX file stores its weights in float16)."""
     joints = {}
     for kind in ("torch", "onnxruntime"):
-        cfg = demo_config(default_checkpoint, 1, 8)
+        cfg = demo_config(default_checkpoint, 1, 12)
         cfg.backend.kind = kind
         cfg.filter.enabled = False
         with Engine(cfg) as engine:
             assert engine.fuse == "rgb+2d"
             joints[kind] = [h.joints_m for r, _ in engine.run() for h in r.hands]
-    assert len(joints["torch"]) == len(joints["onnxruntime"]) >= 6
+    assert len(joints["torch"]) == len(joints["onnxruntime"]) >= 4
     np.testing.assert_allclose(np.array(joints["onnxruntime"]), np.array(joints["torch"]),
                                atol=2e-3)  # metres
