@@ -301,6 +301,9 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
     writer = None
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        if ckpt is not None:  # rows a killed run logged after its last checkpoint are redone
+            for name in ("log.csv", "eval.csv"):
+                drop_csv_rows_after(out_dir / name, state.step)
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out_dir / "tb"))
@@ -399,6 +402,18 @@ def _append_csv(path: Path, row: dict) -> None:
         if new:
             w.writeheader()
         w.writerow(row)
+
+
+def drop_csv_rows_after(path: Path, step: int) -> int:
+    """Remove the rows of a log CSV (first column "step") whose step is above `step`; returns
+    how many were removed. A missing file is fine."""
+    if not path.is_file():
+        return 0
+    lines = path.read_text().splitlines(keepends=True)
+    keep = lines[:1] + [ln for ln in lines[1:] if int(float(ln.split(",", 1)[0])) <= step]
+    if len(keep) != len(lines):
+        path.write_text("".join(keep))
+    return len(lines) - len(keep)
 
 
 def labelled_subset_size(n: int, labelled_fraction: float) -> int:

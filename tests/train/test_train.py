@@ -60,6 +60,16 @@ def test_resume_continues_exactly(tmp_path):
         torch.testing.assert_close(resumed["model"].state_dict()[k], v, msg=k)
 
 
+def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
+    """A run killed after its last checkpoint logged steps 3-4; the resume redoes them once."""
+    train(_cfg(tmp_path, "b", steps=2), TINY, _data())
+    with open(tmp_path / "b" / "log.csv", "a") as f:
+        f.write("3,0.001,0,1\n4,0.001,0,1\n")
+    train(_cfg(tmp_path, "b", steps=4, resume=True), TINY, _data())
+    rows = list(csv.DictReader(open(tmp_path / "b" / "log.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+
+
 def test_set_lr_replaces_the_saved_learning_rate_on_resume(tmp_path):
     train(_cfg(tmp_path, "b", steps=2), TINY, _data())
     res = train(_cfg(tmp_path, "b", steps=3, resume=True, set_lr=1e-5), TINY, _data())
