@@ -52,19 +52,9 @@ def _load(checkpoint: Path, with_cloud: bool):
 WEIGHT_MODES = ("auto", "fp32", "fp16")
 
 
-def _stored_in_fp16(checkpoint: Path) -> bool:
-    """True if the checkpoint's floating-point weights are float16 (train.ship's default)."""
-    from model.checkpoint import read_checkpoint
-
-    state = read_checkpoint(checkpoint)["state_dict"]
-    floats = [v for v in state.values() if v.is_floating_point()]
-    return bool(floats) and all(v.dtype.itemsize == 2 for v in floats)
-
-
-def store_weights_fp16(model, lossless_only: bool = True, min_elements: int = 1024) -> int:
+def store_weights_fp16(model, min_elements: int = 1024) -> int:
     """Store the float32 initializers of an onnx.ModelProto with >= min_elements values as
-    float16 behind a Cast back to float32 (in place); with lossless_only, only those float16
-    represents exactly. Returns the number of tensors converted."""
+    float16 behind a Cast back to float32 (in place). Returns the number of tensors converted."""
     from onnx import TensorProto, helper, numpy_helper
 
     graph = model.graph
@@ -76,8 +66,6 @@ def store_weights_fp16(model, lossless_only: bool = True, min_elements: int = 10
         if arr.size < min_elements:
             continue
         half = arr.astype(np.float16)
-        if lossless_only and not np.array_equal(half.astype(np.float32), arr):
-            continue
         graph.initializer.remove(init)
         graph.initializer.append(numpy_helper.from_array(half, f"{init.name}__fp16"))
         casts.append(helper.make_node("Cast", [f"{init.name}__fp16"], [init.name],
@@ -126,9 +114,9 @@ def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_clou
     entry = model.metadata_props.add()
     entry.key, entry.value = "handtrack", json.dumps(info)
     if weights == "auto":
-        weights = "fp16" if _stored_in_fp16(checkpoint) else "fp32"
+        weights = "fp16" if meta["fp16_weights"] else "fp32"
     if weights == "fp16":
-        store_weights_fp16(model, lossless_only=False)
+        store_weights_fp16(model)
     onnx.save(model, str(out))
 
     import onnxruntime as ort

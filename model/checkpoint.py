@@ -81,7 +81,8 @@ def load_inference(path: str | Path, with_cloud: bool = False,
     The 2D-keypoint expert (heat-map encoder, strategy s4-2d) is loaded whenever the checkpoint
     has one; older checkpoints simply give a network without it.
     Returns (net, meta) with meta keys crop_size, strategy, latent_dim, cloud_points,
-    heatmap_size, has_cloud_decoder, has_heat_encoder, metrics, config, data."""
+    heatmap_size, has_cloud_decoder, has_heat_encoder, fp16_weights (stored as float16, as
+    train.ship writes them), metrics, config, data."""
     ckpt = read_checkpoint(path, map_location)
     config = net_config_of(ckpt, path)
     state = ckpt["state_dict"]
@@ -112,6 +113,8 @@ def load_inference(path: str | Path, with_cloud: bool = False,
         "heatmap_size": config.heatmap_size,
         "has_cloud_decoder": has_cloud,
         "has_heat_encoder": has_heat,
+        "fp16_weights": all(v.dtype == torch.float16 for v in sub.values()
+                            if v.is_floating_point()),
         "metrics": dict(ckpt["metrics"]),
         "config": dict(ckpt["config"]),
         "data": data,
