@@ -10,12 +10,15 @@ fits the root translation to the landmarks (app.engine.metric.fit_root) and repo
   divided by the crop box side (no ground truth exists for real photos; this measures
   agreement with the detector, which the 2D expert is fed, so read it together with the next);
 - bone_dev: the largest relative deviation of a bone length ratio (bone / middle MCP->PIP) from
-  the synthetic generator's mean hand (train/synth/kinematics.py), and bones_ok (all within
-  --bone-tol);
+  the generator's mean hand (model/kinematics.py), and bones_ok (all within --bone-tol);
 - bends_ok: all hinge joints (thumb IP, PIP, DIP) bend no more than the generator's flexion
   limits plus --angle-tol;
-and writes one overlay PNG per photo (MediaPipe landmarks as dots, the reprojected joints as a
-skeleton), results.md and results.json. It runs with any checkpoint: numbers from an untrained
+first for the network's decoded pose, then (unless --no-fit) for the kinematic hand fitted to it
+(model.anatomy.fit_hand: the generator's hand, its joint limits and shape range; plausible by
+construction, so read it with `moved_mm`, how far the fit moved the joints on average, and with
+the fitted pose's reprojection error). It writes one overlay PNG per photo (MediaPipe landmarks
+as dots, the reprojected joints -- fitted unless --no-fit -- as a skeleton), results.md and
+results.json. It runs with any checkpoint: numbers from an untrained
 one are meaningless.
 """
 
@@ -37,44 +40,12 @@ from app.engine.errors import EngineError
 from app.engine.fusion import FUSE_MODES, expert_weights, landmarks_to_heatmaps
 from app.engine.metric import fit_root, project_px
 from app.engine.tracking import keypoint_box
+from model.anatomy import FitConfig, fit_hand, plausibility
 from model.geometry import transform_points
-from model.hand import BONE_FINGER, BONES, FINGER_COLORS, SCALE_BONE, bone_lengths
-from train.synth.kinematics import POSE_DIM, POSE_HI, POSE_LO, Skeleton, forward_kinematics
+from model.hand import BONE_FINGER, BONES, FINGER_COLORS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-HINGES = (3, 6, 7, 10, 11, 14, 15, 18, 19)  # thumb IP, PIP and DIP joints (= pose indices)
-SCALE_INDEX = BONES.index(SCALE_BONE)
-
-
-def reference_bone_ratios() -> np.ndarray:
-    """(20,) bone length / middle MCP->PIP length of the generator's mean hand."""
-    joints, _ = forward_kinematics(np.zeros(POSE_DIM), Skeleton.mean())
-    lengths = bone_lengths(joints)
-    return lengths / lengths[SCALE_INDEX]
-
-
-def hinge_bends_rad(joints: np.ndarray) -> np.ndarray:
-    """(len(HINGES),) unsigned bend angle at each hinge joint of (21, 3) joints: the angle
-    between the bone into the joint and the bone out of it."""
-    out = []
-    for j in HINGES:
-        a, b = joints[j] - joints[j - 1], joints[j + 1] - joints[j]
-        c = a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
-        out.append(float(np.arccos(np.clip(c, -1.0, 1.0))))
-    return np.array(out)
-
-
-def plausibility(joints: np.ndarray, bone_tol: float = 0.25,
-                 angle_tol_rad: float = 0.15) -> dict:
-    """Anatomical checks of (21, 3) joints against the generator's hand (see module doc)."""
-    lengths = bone_lengths(np.asarray(joints, np.float64))
-    ratios = lengths / max(lengths[SCALE_INDEX], 1e-12)
-    dev = np.abs(ratios / reference_bone_ratios() - 1.0)
-    limits = np.maximum(np.abs(POSE_LO[list(HINGES)]), np.abs(POSE_HI[list(HINGES)]))
-    bends = hinge_bends_rad(joints)
-    return {"bone_dev": float(dev.max()), "bones_ok": bool(np.all(dev <= bone_tol)),
-            "bend_excess_rad": float(np.max(bends - limits)),
-            "bends_ok": bool(np.all(bends <= limits + angle_tol_rad))}
+DEFAULT_FIT = FitConfig()
 
 
 def draw_overlay(rgb: np.ndarray, hands: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -92,10 +63,28 @@ def draw_overlay(rgb: np.ndarray, hands: list[tuple[np.ndarray, np.ndarray]]) ->
     return img
 
 
+def _reproject(pose: np.ndarray, d, cam, K: np.ndarray, hand_size_m: float) -> np.ndarray | None:
+    """(21, 3) normalised pose in the crop camera -> (21, 2) frame pixels after fitting the root
+    translation to the landmarks, or None when the fit fails."""
+    rel = pose.astype(np.float64) * hand_size_m  # (21, 3) m, crop camera
+    fit = fit_root(rel, transform_points(cam.H, d.uv_px), cam.K_virtual)
+    joints_m = (rel + fit.t_m) @ cam.R.T  # (21, 3) camera frame
+    if not (fit.ok and np.all(joints_m[:, 2] > 0)):
+        return None
+    return project_px(joints_m, K)
+
+
+def _reproj_rel(uv: np.ndarray | None, d, box_size: float) -> float | None:
+    return None if uv is None else float(np.linalg.norm(uv - d.uv_px, axis=1).mean() / box_size)
+
+
 def run(images: Path, checkpoint: Path, out: Path, fuse: str | None = None,
         hfov_deg: float = 60.0, box_margin: float = 1.4, bone_tol: float = 0.25,
-        angle_tol_rad: float = 0.15, hand_size_m: float = 0.03) -> list[dict]:
-    """Process every image in `images`; returns one dict per hand found (see module doc)."""
+        angle_tol_rad: float = 0.15, hand_size_m: float = 0.03,
+        fit: FitConfig | None = DEFAULT_FIT) -> list[dict]:
+    """Process every image in `images`; returns one dict per hand found (see module doc).
+    fit: the kinematic fit (model.anatomy) applied to the decoded pose, None to report the
+    network's pose alone."""
     if not images.is_dir():
         raise EngineError(f"--images {images} is not a folder; pass a folder of photos")
     files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -134,18 +123,20 @@ def run(images: Path, checkpoint: Path, out: Path, fuse: str | None = None,
                                                  backend.heatmap_sigma_px)[None]
                     pose = backend.infer(x, heat, np.array([w_h], np.float32),
                                          np.array([w_x], np.float32)).pose[0]
-                rel = pose.astype(np.float64) * hand_size_m  # (21, 3) m, crop camera
-                fit = fit_root(rel, transform_points(cam.H, d.uv_px), cam.K_virtual)
-                joints_m = (rel + fit.t_m) @ cam.R.T  # (21, 3) camera frame
-                ok = fit.ok and bool(np.all(joints_m[:, 2] > 0))
-                uv_fit = project_px(joints_m, K) if ok else np.full((21, 2), np.nan)
-                err = float(np.linalg.norm(uv_fit - d.uv_px, axis=1).mean() / box.size)
+                raw_uv = _reproject(pose, d, cam, K, hand_size_m)
                 row = {"image": path.name, "hand": k, "side": int(d.side), "fuse": fuse,
-                       "box_px": float(box.size), "reproj_rel": err if ok else None,
+                       "box_px": float(box.size), "reproj_rel": _reproj_rel(raw_uv, d, box.size),
                        **plausibility(pose, bone_tol, angle_tol_rad)}
+                uv = raw_uv
+                if fit is not None:
+                    f = fit_hand(pose, int(d.side), fit)
+                    uv = _reproject(f.joints, d, cam, K, hand_size_m)
+                    row["fit"] = {"reproj_rel": _reproj_rel(uv, d, box.size),
+                                  "moved_mm": float(f.displacement.mean() * hand_size_m * 1e3),
+                                  **plausibility(f.joints, bone_tol, angle_tol_rad)}
                 rows.append(row)
-                if ok:
-                    drawn.append((d.uv_px, uv_fit))
+                if uv is not None:
+                    drawn.append((d.uv_px, uv))
             overlay = draw_overlay(rgb, drawn)
             cv2.imwrite(str(out / f"{path.stem}_overlay.png"),
                         cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
@@ -153,27 +144,48 @@ def run(images: Path, checkpoint: Path, out: Path, fuse: str | None = None,
     return rows
 
 
+def _cells(m: dict) -> list[str]:
+    e = "fit failed" if m["reproj_rel"] is None else f"{m['reproj_rel']:.3f}"
+    return [e, f"{m['bone_dev']:.2f}", str(m["bones_ok"]), str(m["bends_ok"])]
+
+
 def write_report(rows: list[dict], out: Path, checkpoint: Path) -> None:
     (out / "results.json").write_text(json.dumps(rows, indent=1))
-    lines = [f"checkpoint `{checkpoint}`", "",
-             "| image | hand | fuse | reproj / box | max bone-ratio dev | bones ok | bends ok |",
-             "|---|---|---|---|---|---|---|"]
+    fitted = any("fit" in r for r in rows)
+    head = ["image", "hand", "fuse", "reproj / box", "max bone-ratio dev", "bones ok",
+            "bends ok"]
+    if fitted:
+        head[3:] = [f"network: {c}" for c in head[3:]] + [
+            "kinematic fit: moved (mm)", "fit: reproj / box", "fit: max bone-ratio dev",
+            "fit: bones ok", "fit: bends ok"]
+    lines = [f"checkpoint `{checkpoint}`", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
     for r in rows:
-        e = "fit failed" if r["reproj_rel"] is None else f"{r['reproj_rel']:.3f}"
-        lines.append(f"| {r['image']} | {r['hand']} | {r['fuse']} | {e} | {r['bone_dev']:.2f} "
-                     f"| {r['bones_ok']} | {r['bends_ok']} |")
+        cells = [r["image"], str(r["hand"]), r["fuse"], *_cells(r)]
+        if fitted:
+            cells += [f"{r['fit']['moved_mm']:.1f}", *_cells(r["fit"])]
+        lines.append("| " + " | ".join(cells) + " |")
     lines += ["", summary(rows)]
     (out / "results.md").write_text("\n".join(lines) + "\n")
 
 
-def summary(rows: list[dict]) -> str:
+def _summary_of(rows: list[dict], what: str) -> str:
     errs = [r["reproj_rel"] for r in rows if r["reproj_rel"] is not None]
-    if not rows:
-        return "no hands found"
     plaus = np.mean([r["bones_ok"] and r["bends_ok"] for r in rows])
     mean = f"{np.mean(errs):.3f}" if errs else "n/a"
-    return (f"{len(rows)} hands: mean reprojection error {mean} of the box side, "
+    return (f"{what}: mean reprojection error {mean} of the box side, "
             f"{plaus:.0%} anatomically plausible")
+
+
+def summary(rows: list[dict]) -> str:
+    if not rows:
+        return "no hands found"
+    text = f"{len(rows)} hands; " + _summary_of(rows, "network")
+    if all("fit" in r for r in rows):
+        moved = np.mean([r["fit"]["moved_mm"] for r in rows])
+        text += (f"; after the kinematic fit (joints moved {moved:.1f} mm on average): "
+                 + _summary_of([r["fit"] for r in rows], "fit"))
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,10 +201,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="allowed relative deviation of bone ratios (0.25)")
     p.add_argument("--angle-tol", type=float, default=0.15,
                    help="allowed bend beyond the generator's limits, radians (0.15)")
+    p.add_argument("--no-fit", action="store_true",
+                   help="report the network's pose only, without the kinematic fit")
     a = p.parse_args(argv)
     try:
         rows = run(a.images, a.checkpoint, a.out, a.fuse, a.hfov, bone_tol=a.bone_tol,
-                   angle_tol_rad=a.angle_tol)
+                   angle_tol_rad=a.angle_tol, fit=None if a.no_fit else DEFAULT_FIT)
     except EngineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -13,7 +13,8 @@ import numpy as np
 
 from app.gui.settings import PanelSettings
 from app.results import LEFT, RIGHT, FrameResult, HandResult
-from train.synth.kinematics import POSE_LIBRARY, Skeleton, forward_kinematics, interpolate_keyframes
+from model.kinematics import Skeleton, forward_kinematics
+from train.synth.kinematics import POSE_LIBRARY, interpolate_keyframes
 
 K = np.array([[520.0, 0.0, 320.0], [0.0, 520.0, 240.0], [0.0, 0.0, 1.0]])
 # Hand frame (x thumb-wards, y wrist->fingers, z out of the palm) -> camera frame (x right,

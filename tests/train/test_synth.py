@@ -12,7 +12,6 @@ from model.geometry import project
 from model.hand import from_rhd, to_rhd
 from train.data import SampleConfig, open_dataset, rhd_format
 from train.synth.cli import main as synth_main
-from train.synth.kinematics import POSE_HI, POSE_LO, Skeleton, forward_kinematics, sample_pose
 from train.synth.render import SynthConfig, hand_pixels, render_sample
 from train.synth.sequence import SequenceConfig, SequenceRenderer, write_sequence
 from train.synth.writer import sample_seed, write_dataset
@@ -33,22 +32,6 @@ def synth_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def frames():
     return [render_sample(CFG, sample_seed(SEED, "training", i)) for i in range(N_TRAIN)]
-
-
-def test_kinematics_bone_lengths_match_skeleton():
-    skel = Skeleton.mean()
-    rng = np.random.default_rng(0)
-    for _ in range(5):
-        pose = sample_pose(rng)
-        assert np.all(pose >= POSE_LO) and np.all(pose <= POSE_HI)
-        joints, frames = forward_kinematics(pose, skel)
-        for f in range(5):
-            for k in range(3):
-                a, b = 1 + 4 * f + k, 2 + 4 * f + k
-                assert np.linalg.norm(joints[b] - joints[a]) == pytest.approx(
-                    skel.phalanx[f, k], rel=1e-9)
-        # bone frames are rotations
-        assert np.allclose(frames @ frames.transpose(0, 2, 1), np.eye(3), atol=1e-9)
 
 
 def test_render_is_deterministic_per_seed():

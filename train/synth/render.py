@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from model.kinematics import Skeleton, forward_kinematics
 from train.synth import raster
-from train.synth.kinematics import Skeleton, forward_kinematics, sample_pose
+from train.synth.kinematics import sample_pose
 from train.synth.primitives import PERSON_LABEL, build_primitives, joint_radii
 from train.synth.scene import (
     clutter_shape,

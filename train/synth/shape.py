@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from train.synth.kinematics import MCP_POS, PHALANX_LEN, THUMB_CMC_POS, Skeleton
+from model.kinematics import MCP_POS, PHALANX_LEN, SHAPE_RANGE, THUMB_CMC_POS, Skeleton
 
 # Finger radius at the base of the proximal phalanx (thumb, index, middle, ring, little), metres.
 FINGER_RADIUS = np.array([0.0108, 0.0092, 0.0095, 0.0089, 0.0079])
@@ -73,12 +73,14 @@ def _make(skel, radius, palm_width, tone, jitter, sleeve, sleeve_start, forearm)
 def sample_shape(rng: np.random.Generator) -> HandShape:
     """A random hand: overall size U[0.7, 1.2] of the adult mean, +-6% per bone, thickness
     +-15%, a skin tone across the human range, a sleeve half of the time."""
-    s = rng.uniform(0.7, 1.2)
-    width = rng.uniform(0.92, 1.08)
+    r = SHAPE_RANGE
+    s = rng.uniform(*r.size)
+    width = rng.uniform(1.0 - r.width, 1.0 + r.width)
     mcp = MCP_POS * s
     mcp[:, 0] *= width
-    mcp[:, 1] *= rng.uniform(0.95, 1.05, size=4)
-    phal = PHALANX_LEN * s * rng.uniform(0.94, 1.06, size=PHALANX_LEN.shape)
+    mcp[:, 1] *= rng.uniform(1.0 - r.mcp_y, 1.0 + r.mcp_y, size=4)
+    phal = PHALANX_LEN * s * rng.uniform(1.0 - r.phalanx, 1.0 + r.phalanx,
+                                          size=PHALANX_LEN.shape)
     cmc = THUMB_CMC_POS * s
     radius = FINGER_RADIUS * s * rng.uniform(0.85, 1.15) * rng.uniform(0.95, 1.05, size=5)
     tone = rng.uniform(0.0, 1.0)
