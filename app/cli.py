@@ -31,6 +31,7 @@ from app.engine import (
     TrackerConfig,
 )
 from app.engine.backends import BACKENDS
+from app.engine.engine import REALTIME_FIT
 from app.engine.metric import DEFAULT_HAND_SIZE_M
 
 
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="horizontal field of view in degrees when there is no calibration")
     t.add_argument("--hand-size-m", type=float, default=DEFAULT_HAND_SIZE_M,
                    help=f"middle MCP->PIP bone length in metres (default {DEFAULT_HAND_SIZE_M})")
+    t.add_argument("--no-anatomy", action="store_true",
+                   help="show the network's 3D pose as decoded, without the kinematic fit that "
+                        "keeps joint limits and bone proportions of a real hand")
     t.add_argument("--no-smoothing", action="store_true", help="turn the One Euro filter off")
     t.add_argument("--min-cutoff", type=float, default=None, help="One Euro min cutoff (Hz)")
     t.add_argument("--beta", type=float, default=None, help="One Euro beta (1/m)")
@@ -134,7 +138,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         backend=BackendConfig(kind=args.backend, checkpoint=args.checkpoint, device=args.device,
                               threads=args.threads, max_batch=args.hands, with_cloud=args.cloud),
         metric=metric, filter=filt, calibration=args.calibration, hfov_deg=args.hfov,
-        reprocess=args.reprocess, fuse=args.fuse)
+        reprocess=args.reprocess, fuse=args.fuse, anatomy=None if args.no_anatomy else REALTIME_FIT)
 
 
 def open_sinks(args: argparse.Namespace, engine) -> list:

@@ -38,7 +38,7 @@ from app.engine.detect import DetectorConfig, MediaPipeDetector
 from app.engine.engine import load_camera_intrinsics
 from app.engine.errors import EngineError
 from app.engine.fusion import FUSE_MODES, expert_weights, landmarks_to_heatmaps
-from app.engine.metric import fit_root, project_px
+from app.engine.metric import DEFAULT_HAND_SIZE_M, fit_root, project_px
 from app.engine.tracking import keypoint_box
 from model.anatomy import FitConfig, fit_hand, plausibility
 from model.geometry import transform_points
@@ -80,7 +80,7 @@ def _reproj_rel(uv: np.ndarray | None, d, box_size: float) -> float | None:
 
 def run(images: Path, checkpoint: Path, out: Path, fuse: str | None = None,
         hfov_deg: float = 60.0, box_margin: float = 1.4, bone_tol: float = 0.25,
-        angle_tol_rad: float = 0.15, hand_size_m: float = 0.03,
+        angle_tol_rad: float = 0.15, hand_size_m: float = DEFAULT_HAND_SIZE_M,
         fit: FitConfig | None = DEFAULT_FIT) -> list[dict]:
     """Process every image in `images`; returns one dict per hand found (see module doc).
     fit: the kinematic fit (model.anatomy) applied to the decoded pose, None to report the

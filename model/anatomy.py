@@ -19,11 +19,13 @@ same units and frame.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
+from threadpoolctl import ThreadpoolController
 
 from model.hand import BONES, NUM_JOINTS, SCALE_BONE, bone_lengths
 from model.kinematics import (
@@ -99,7 +101,8 @@ class HandFit:
     skeleton: the fitted bone geometry (metres of the model hand, before scale); rotation
     (3, 3), scale (input units per model metre), translation (3,): input = scale * R @ model + t;
     rms: residual RMS over the joints (input units); displacement: (21,) input -> fit distance
-    per joint (input units)."""
+    per joint (input units); shape_factors: (20,) the fitted factors of the 15 phalanx lengths,
+    4 MCP distances and the palm width."""
 
     joints: np.ndarray
     pose: np.ndarray
@@ -109,6 +112,7 @@ class HandFit:
     translation: np.ndarray
     rms: float
     displacement: np.ndarray
+    shape_factors: np.ndarray
 
 
 # Parameter vector: rotation vector (3), translation (3), log scale (1), pose (POSE_DIM),
@@ -134,12 +138,10 @@ def _model_joints(x: np.ndarray) -> np.ndarray:
     return np.exp(x[:, 6])[:, None, None] * joints @ R.transpose(0, 2, 1) + x[:, None, 3:6]
 
 
-def _start(target: np.ndarray, flex: float) -> np.ndarray:
-    """Initial parameters: straight-ish fingers at `flex` of the flexion range, the palm placed
-    on the target's palm by a similarity (Umeyama) fit."""
-    pose = np.clip(flex * POSE_HI, POSE_LO, POSE_HI)
-    pose[[0, 4, 8, 12, 16]] = 0.0  # no abduction
-    model, _ = forward_kinematics(pose, Skeleton.mean())
+def _start(target: np.ndarray, pose: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """Initial parameters: the hand with `pose` (POSE_DIM,) and shape factors (20,), its palm
+    placed on the target's palm by a similarity (Umeyama) fit."""
+    model = _model_joints(np.r_[np.zeros(6), 0.0, pose, shape][None])[0]
     a, b = model[list(PALM)], target[list(PALM)]
     ma, mb = a.mean(0), b.mean(0)
     A, Bc = a - ma, b - mb
@@ -151,8 +153,14 @@ def _start(target: np.ndarray, flex: float) -> np.ndarray:
     if not np.isfinite(s) or s <= 0:
         s = 1.0
     t = mb - s * R @ ma
-    return np.concatenate([Rotation.from_matrix(R).as_rotvec(), t, [np.log(s)], pose,
-                           np.ones(_N_SHAPE)])
+    return np.r_[Rotation.from_matrix(R).as_rotvec(), t, np.log(s), pose, shape]
+
+
+def _start_pose(flex: float) -> np.ndarray:
+    """(POSE_DIM,) fingers at `flex` of their flexion range, no abduction."""
+    pose = np.clip(flex * POSE_HI, POSE_LO, POSE_HI)
+    pose[[0, 4, 8, 12, 16]] = 0.0
+    return pose
 
 
 def _bounds(cfg: FitConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -163,9 +171,56 @@ def _bounds(cfg: FitConfig) -> tuple[np.ndarray, np.ndarray]:
     return np.r_[-inf, POSE_LO, shape_lo], np.r_[inf, POSE_HI, shape_hi]
 
 
-def fit_hand(joints: np.ndarray, side: int = RIGHT, config: FitConfig | None = None) -> HandFit:
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _solve(target: np.ndarray, x0: np.ndarray, free: np.ndarray, cfg: FitConfig,
+           size: float) -> tuple[np.ndarray, float]:
+    """Bounded least squares over the parameters where `free` (bool (_N,)) is set, the others
+    held at x0. Returns the full parameter vector and the final cost."""
+    lo, hi = (b[free] for b in _bounds(cfg))
+    x_full = x0.copy()
+    prior_at = np.arange(7, 7 + POSE_DIM)  # the pose in x (it and what precedes it are free)
+    pose0 = x0[7:7 + POSE_DIM].copy()
+    w_prior = np.sqrt(cfg.pose_prior)
+    n = int(free.sum())
+
+    def model(x: np.ndarray) -> np.ndarray:  # (B, n) -> (B, 21, 3)
+        X = np.repeat(x_full[None], len(x), axis=0)
+        X[:, free] = x
+        return _model_joints(X)
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        d = (model(x[None])[0] - target).ravel() / size
+        return np.r_[d, w_prior * (x[prior_at] - pose0)]
+
+    def jacobian(x: np.ndarray) -> np.ndarray:
+        h = np.where(x + cfg.diff_step > hi, -cfg.diff_step, cfg.diff_step)
+        f = model(np.vstack([x[None], x[None] + np.diag(h)]))  # (1 + n, 21, 3)
+        J = ((f[1:] - f[0]).reshape(n, -1) / h[:, None]).T / size  # (63, n)
+        Jp = np.zeros((POSE_DIM, n))
+        Jp[np.arange(POSE_DIM), prior_at] = w_prior
+        return np.vstack([J, Jp])
+
+    # One BLAS thread: the problem is tiny, and idle BLAS threads spinning after each small SVD
+    # would take the cores from the detector and the network running beside the fit.
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        res = least_squares(residual, np.clip(x0[free], lo, hi), jac=jacobian,
+                            bounds=(lo, hi), method="trf", max_nfev=cfg.max_nfev,
+                            x_scale="jac")
+    x_full[free] = res.x
+    return x_full, float(res.cost)
+
+
+def fit_hand(joints: np.ndarray, side: int = RIGHT, config: FitConfig | None = None,
+             init: HandFit | None = None) -> HandFit:
     """Fit the kinematic hand to (21, 3) joints of a `side` hand (LEFT is mirrored, x -> -x,
-    fitted as a right hand and mirrored back). See the module doc."""
+    fitted as a right hand and mirrored back). init: a previous fit of the same hand (video):
+    the one start is its pose, and its shape is kept (a hand does not change shape between
+    frames; fewer unknowns make the fit cheaper) instead of config.starts with a free shape.
+    See the module doc."""
     cfg = config or FitConfig()
     target = np.asarray(joints, np.float64)
     if target.shape != (NUM_JOINTS, 3) or not np.all(np.isfinite(target)):
@@ -175,34 +230,23 @@ def fit_hand(joints: np.ndarray, side: int = RIGHT, config: FitConfig | None = N
     size = max(float(np.linalg.norm(target[list(PALM)] - target[list(PALM)].mean(0), axis=1)
                      .mean()), 1e-9)  # palm spread, input units
     lo, hi = _bounds(cfg)
-    w_prior = np.sqrt(cfg.pose_prior)
-    best = None
-    for flex in cfg.starts:
-        x0 = np.clip(_start(target, flex), lo, hi)
-        pose0 = x0[7:7 + POSE_DIM].copy()
-
-        def residual(x: np.ndarray, pose0=pose0) -> np.ndarray:
-            d = (_model_joints(x[None])[0] - target).ravel() / size
-            return np.r_[d, w_prior * (x[7:7 + POSE_DIM] - pose0)]
-
-        def jacobian(x: np.ndarray, pose0=pose0) -> np.ndarray:
-            h = np.where(x + cfg.diff_step > hi, -cfg.diff_step, cfg.diff_step)
-            X = x[None] + np.diag(h)  # (_N, _N): one parameter stepped per row
-            f0 = _model_joints(x[None])[0]
-            J = ((_model_joints(X) - f0).reshape(_N, -1) / h[:, None]).T / size  # (63, _N)
-            Jp = np.zeros((POSE_DIM, _N))
-            Jp[:, 7:7 + POSE_DIM] = w_prior * np.eye(POSE_DIM)
-            return np.vstack([J, Jp])
-
-        res = least_squares(residual, x0, jac=jacobian, bounds=(lo, hi), method="trf",
-                            max_nfev=cfg.max_nfev, x_scale="jac")
-        if best is None or res.cost < best.cost:
-            best = res
-    x = best.x
+    free = np.ones(_N, bool)
+    if init is not None:
+        free[7 + POSE_DIM:] = False
+        starts = [(init.pose, init.shape_factors)]
+    else:
+        starts = [(_start_pose(f), np.ones(_N_SHAPE)) for f in cfg.starts]
+    best, best_cost = None, np.inf
+    for pose_start, shape_start in starts:
+        x0 = np.clip(_start(target, pose_start, shape_start), lo, hi)
+        x, cost = _solve(target, x0, free, cfg, size)
+        if cost < best_cost:
+            best, best_cost = x, cost
+    x = best
     fitted = _model_joints(x[None])[0]
     disp = np.linalg.norm(fitted - target, axis=1)
     return HandFit(joints=fitted * mirror, pose=x[7:7 + POSE_DIM].copy(),
                    skeleton=_skeleton(x[None, 7 + POSE_DIM:]),
                    rotation=Rotation.from_rotvec(x[:3]).as_matrix(), scale=float(np.exp(x[6])),
                    translation=x[3:6] * mirror, rms=float(np.sqrt(np.mean(disp ** 2))),
-                   displacement=disp)
+                   displacement=disp, shape_factors=x[7 + POSE_DIM:].copy())

@@ -35,12 +35,15 @@ from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand, ope
 from app.engine.stats import EngineStats
 from app.engine.tracking import Tracker, TrackerConfig
 from app.results import FrameResult, HandResult
-from model.geometry import transform_points
+from model.anatomy import FitConfig, HandFit, fit_hand
+from model.geometry import normalise_pose, transform_points
 from model.hand import ROOT
 
 # The bundled model: a checkpoint and, next to it, its exports (default.onnx, default.trt.ep).
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "default.pt"
 CHECKPOINT_ENV = "HANDTRACK_CHECKPOINT"
+# The kinematic fit per frame: few iterations, as each starts from the previous frame's hand.
+REALTIME_FIT = FitConfig(max_nfev=5)
 
 
 def resolve_checkpoint(path: str | Path | None) -> Path:
@@ -73,6 +76,9 @@ class EngineConfig:
     fuse: which experts of a fused model (strategy s4-2d) run, app/engine/fusion.FUSE_MODES:
     "rgb", "2d" or "rgb+2d" (the 2D expert takes the detector's landmarks, so it joins on frames
     where the detector ran); None = "rgb+2d" when the model has the 2D expert, else "rgb".
+    anatomy: the kinematic fit (model.anatomy) that turns each decoded pose into a plausible
+    hand (joint limits and bone proportions of the generator's hand), warm-started from the
+    track's previous frame; None shows the network's pose as decoded.
     """
 
     source: SourceConfig = field(default_factory=SourceConfig)
@@ -85,6 +91,7 @@ class EngineConfig:
     hfov_deg: float = 60.0
     reprocess: bool = False
     fuse: str | None = None
+    anatomy: FitConfig | None = field(default_factory=lambda: REALTIME_FIT)
 
 
 def load_camera_intrinsics(target: int | str | None, size: tuple[int, int],
@@ -137,6 +144,8 @@ class Engine:
         self.tracker = Tracker(replace(self.config.tracker))
         self.filters = HandFilters(replace(self.config.filter))
         self.metric = replace(self.config.metric)
+        self.anatomy = self.config.anatomy
+        self._fits: dict[int, HandFit] = {}  # hand_id -> last kinematic fit (warm start)
         self.stats = EngineStats()
         self._K: np.ndarray | None = None
         self.intrinsics_source = ""
@@ -211,6 +220,11 @@ class Engine:
                              f"{', '.join(FUSE_MODES)}")
         self._set("fuse", mode)
 
+    def set_anatomy(self, enabled: bool) -> None:
+        """Kinematic fit of each decoded pose on/off (EngineConfig.anatomy; on uses its config,
+        or REALTIME_FIT when the engine started without one)."""
+        self._set("anatomy", bool(enabled))
+
     def set_cloud(self, enabled: bool) -> None:
         """Decode the hand point cloud (reopens the backend; needs a cloud decoder)."""
         self._set("cloud", bool(enabled))
@@ -248,6 +262,9 @@ class Engine:
                 self.tracker.reset()
                 self.filters.reset()
                 self._K = None
+            elif key == "anatomy":
+                self.anatomy = (self.config.anatomy or REALTIME_FIT) if value else None
+                self._fits.clear()
             elif key == "hand_size":
                 self.metric = replace(self.metric, hand_size_m=value)
             elif key == "fuse":
@@ -359,22 +376,32 @@ class Engine:
 
             t0 = time.perf_counter()
             s = self.metric.hand_size_m
+            t_anatomy, fits = 0.0, {}
             for i, (tr, cam) in enumerate(zip(tracks, cams)):
+                # The network's pose decides whether the track survives, as without the fit.
                 rel = out.pose[i].astype(np.float64) * s  # (21, 3) m, crop camera
                 obs_uv, obs_w = tr.observations()
                 uv_crop = transform_points(cam.H, obs_uv)  # (21, 2) crop px
                 fit = fit_root(rel, uv_crop, cam.K_virtual, obs_w, config=self.metric)
-                joints_v = rel + fit.t_m
-                joints_m = joints_v @ cam.R.T  # (21, 3) camera frame
+                joints_m = (rel + fit.t_m) @ cam.R.T  # (21, 3) camera frame
                 uv_fit = project_px(joints_m, K) if fit.ok and np.all(joints_m[:, 2] > 0) else None
                 if not self.tracker.finish(tr, uv_fit, fit.residual_px / S, size):
                     continue
-                cloud = None
-                if out.cloud is not None:
-                    cloud = (out.cloud[i].astype(np.float64) * s + fit.t_m) @ cam.R.T
+                cloud = None if out.cloud is None else out.cloud[i].astype(np.float64) * s
+                if self.anatomy is not None:
+                    t1 = time.perf_counter()
+                    rel, cloud, fits[tr.hand_id] = self._anatomical(out.pose[i], cloud, tr)
+                    fit_a = fit_root(rel, uv_crop, cam.K_virtual, obs_w, config=self.metric)
+                    if fit_a.ok:
+                        fit, joints_m = fit_a, (rel + fit_a.t_m) @ cam.R.T
+                    t_anatomy += time.perf_counter() - t1
+                if cloud is not None:
+                    cloud = (cloud + fit.t_m) @ cam.R.T
                 hands.append(HandResult(tr.hand_id, tr.side, joints_m, tr.uv_px.copy(),
                                         tr.confidence, cloud))
-            timings["metric"] = (time.perf_counter() - t0) * 1e3
+            self._fits = fits
+            timings["anatomy"] = t_anatomy * 1e3
+            timings["metric"] = (time.perf_counter() - t0) * 1e3 - timings["anatomy"]
 
         t0 = time.perf_counter()
         self.tracker.remember(rgb)  # the flow window for the next frame
@@ -423,6 +450,24 @@ class Engine:
             return self.backend.infer(batch)
         heat, w_h, w_x = self._fusion
         return self.backend.infer(batch, heat, w_h, w_x)
+
+    def _anatomical(self, pose: np.ndarray, cloud_m: np.ndarray | None,
+                    track) -> tuple[np.ndarray, np.ndarray | None, HandFit]:
+        """The kinematic hand (self.anatomy) fitted to one decoded pose (21, 3) (normalised,
+        crop camera), warm-started from the track's previous fit, then scaled about the root to
+        a unit scale bone, as normalised poses are by definition (the decoder shrinks uncertain
+        hands towards the mean, which would put them too close to the camera). Returns the
+        hand in metres (21, 3) (crop camera, root-relative like the decoded pose), the cloud
+        (N, 3) metres scaled the same way (or None), and the fit. A mirrored view shows each
+        hand as the other side's, so the fit takes the side as it appears in the image."""
+        side = 1 - track.side if self.source.mirrored else track.side
+        f = fit_hand(pose.astype(np.float64), side, self.anatomy,
+                     init=self._fits.get(track.hand_id))
+        unit, root, scale = normalise_pose(f.joints)
+        s = self.metric.hand_size_m
+        if cloud_m is not None:
+            cloud_m = (cloud_m - root * s) / scale + root * s
+        return (unit + root) * s, cloud_m, f
 
     def _match_truth(self, hands: list[HandResult], truth: list[TruthHand]) -> dict:
         """Pair ground-truth hands with tracked hands (nearest mean 2D keypoint distance, under

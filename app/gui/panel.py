@@ -158,9 +158,16 @@ class ControlPanel(QScrollArea):
         self.cloud_check.setObjectName("show_cloud")
         self.cloud_check.setToolTip("Show the hand surface the network decodes from RGB")
         self.cloud_check.toggled.connect(lambda on: self._set("show_cloud", on))
+        self.anatomy_check = QCheckBox("Anatomical fit")
+        self.anatomy_check.setObjectName("anatomy")
+        self.anatomy_check.setToolTip(
+            "Fit a kinematic hand (joint limits, bone proportions) to the network's 3D pose; "
+            "off shows the pose as decoded")
+        self.anatomy_check.toggled.connect(lambda on: self._set("anatomy", on))
         reset = QPushButton("Reset view")
         reset.clicked.connect(self.reset_view)
-        row.addWidget(self.cloud_check, 1)
+        row.addWidget(self.cloud_check)
+        row.addWidget(self.anatomy_check, 1)
         row.addWidget(reset)
         return box
 
@@ -225,7 +232,8 @@ class ControlPanel(QScrollArea):
         widgets = (self.source_buttons, self.camera_combo, self.resolution_combo,
                    self.mirror_check, self.video_edit, self.backend_combo, self.fuse_combo,
                    self.hands_spin, self.smoothing_slider, self.cloud_check,
-                   self.record_dir_edit, self.osc_check, self.osc_host_edit, self.osc_port_spin)
+                   self.anatomy_check, self.record_dir_edit, self.osc_check,
+                   self.osc_host_edit, self.osc_port_spin)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -249,6 +257,7 @@ class ControlPanel(QScrollArea):
             self.smoothing_slider.setValue(round(100 * s.smoothing))
             self.smoothing_label.setText(f"{s.smoothing:.2f}")
             self.cloud_check.setChecked(s.show_cloud)
+            self.anatomy_check.setChecked(s.anatomy)
             self.record_dir_edit.setText(s.record_dir)
             self.record_dir_edit.setCursorPosition(0)
             self.video_edit.setCursorPosition(0)

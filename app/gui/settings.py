@@ -22,7 +22,8 @@ class PanelSettings:
     backend: inference backend name; max_hands: hands tracked at most; smoothing: One Euro filter
     strength in [0, 1] (0 off). record_dir: folder sessions are written to. osc_*: OSC/UDP sink.
     show_cloud: draw (and ask the engine for) the point cloud decoded from RGB.
-    fuse: experts that form the latent, "auto" or one of FUSE_CHOICES (app.engine.fusion)."""
+    fuse: experts that form the latent, "auto" or one of FUSE_CHOICES (app.engine.fusion).
+    anatomy: fit the kinematic hand to each decoded pose (joint limits, bone proportions)."""
 
     source: str = "demo"
     camera: int = 0
@@ -39,6 +40,7 @@ class PanelSettings:
     osc_port: int = 9000
     show_cloud: bool = False
     fuse: str = "auto"
+    anatomy: bool = True
 
 
 def _read(settings: QSettings, key: str, default):

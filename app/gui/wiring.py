@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.engine import Engine, EngineConfig, SourceConfig
 from app.engine.backends import BACKENDS
+from app.engine.engine import REALTIME_FIT
 from app.gui.settings import PanelSettings
 from app.sinks import OscConfig, OscSink, Recorder, RecorderConfig
 
@@ -26,8 +27,8 @@ def smoothing_cutoff_hz(strength: float) -> float:
 
 
 def engine_config_for(base: EngineConfig, settings: PanelSettings) -> EngineConfig:
-    """The CLI's EngineConfig with the panel's source, backend, hands, smoothing, cloud and
-    experts (fuse).
+    """The CLI's EngineConfig with the panel's source, backend, hands, smoothing, cloud, experts
+    (fuse) and kinematic fit (anatomy).
     A source the panel does not offer (--images, --replay from the command line) is kept."""
     s = settings
     source = replace(base.source, mirror=s.mirror)
@@ -44,14 +45,16 @@ def engine_config_for(base: EngineConfig, settings: PanelSettings) -> EngineConf
                    min_cutoff_hz=smoothing_cutoff_hz(s.smoothing) if s.smoothing > 0
                    else base.filter.min_cutoff_hz)
     fuse = None if s.fuse == "auto" else s.fuse
-    return replace(base, source=source, backend=backend, tracker=tracker, filter=filt, fuse=fuse)
+    anatomy = (base.anatomy or REALTIME_FIT) if s.anatomy else None
+    return replace(base, source=source, backend=backend, tracker=tracker, filter=filt, fuse=fuse,
+                   anatomy=anatomy)
 
 
 def panel_from_cli(saved: PanelSettings, config: EngineConfig | None, args=None) -> PanelSettings:
     """The saved panel settings, overridden by what the command line (app.cli) named: a source
     (--camera / --video / --demo / --images / --replay), --backend other than auto, --mirror,
-    --cloud, --no-smoothing, --fuse, --osc HOST:PORT and --record DIR (the folder sessions go
-    to)."""
+    --cloud, --no-smoothing, --fuse, --no-anatomy, --osc HOST:PORT and --record DIR (the folder
+    sessions go to)."""
     if config is None:
         return saved
     out = replace(saved)
@@ -77,6 +80,8 @@ def panel_from_cli(saved: PanelSettings, config: EngineConfig | None, args=None)
         out.fuse = args.fuse
     if getattr(args, "no_smoothing", False):
         out.smoothing = 0.0
+    if getattr(args, "no_anatomy", False):
+        out.anatomy = False
     if getattr(args, "osc", None):
         from app.sinks import parse_host_port
         from app.sinks.osc import DEFAULT_OSC_PORT
@@ -100,6 +105,7 @@ LIVE_SETTERS: dict[str, Callable[[Engine, PanelSettings], None]] = {
     "backend": lambda engine, s: engine.set_backend(s.backend),
     "show_cloud": lambda engine, s: engine.set_cloud(s.show_cloud),
     "fuse": lambda engine, s: engine.set_fuse(s.fuse),
+    "anatomy": lambda engine, s: engine.set_anatomy(s.anatomy),
 }
 
 

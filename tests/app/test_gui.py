@@ -212,12 +212,13 @@ def test_panel_changes_engine_settings(qtbot, make_window):
     panel.smoothing_slider.setValue(0)
     panel.mirror_check.setChecked(False)
     panel.cloud_check.setChecked(True)
+    panel.anatomy_check.setChecked(False)
     panel.backend_combo.setCurrentIndex(1)
     panel.backend_combo.activated.emit(1)
     panel.fuse_combo.setCurrentIndex(panel.fuse_combo.findText("2d"))
     panel.fuse_combo.activated.emit(panel.fuse_combo.currentIndex())
     want = {("num_hands", 2), ("smoothing", False), ("mirror", False), ("cloud", True),
-            ("backend", "onnxruntime"), ("fuse", "2d")}
+            ("backend", "onnxruntime"), ("fuse", "2d"), ("anatomy", False)}
     qtbot.waitUntil(lambda: want <= set(engine.calls), timeout=WAIT_MS)
     assert len(services.engines) == 1, "live settings must not reopen the engine"
     qtbot.waitUntil(lambda: window.scene.visible_hands() == 2, timeout=WAIT_MS)
@@ -512,6 +513,11 @@ def test_command_line_maps_onto_panel_and_engine(tmp_path):
     args = build_parser().parse_args(["--demo", "--fuse", "rgb"])
     panel = panel_from_cli(PanelSettings(fuse="rgb+2d"), config_from_args(args), args)
     assert panel.fuse == "rgb" and engine_config_for(config_from_args(args), panel).fuse == "rgb"
+    assert panel.anatomy and engine_config_for(config_from_args(args), panel).anatomy is not None
+
+    args = build_parser().parse_args(["--demo", "--no-anatomy"])
+    panel = panel_from_cli(PanelSettings(), config_from_args(args), args)
+    assert not panel.anatomy and engine_config_for(config_from_args(args), panel).anatomy is None
 
     saved = PanelSettings(source="video", video_path="/x.mp4")  # nothing named: saved wins
     args = build_parser().parse_args([])

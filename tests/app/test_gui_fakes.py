@@ -97,6 +97,9 @@ class FakeEngine:
     def set_fuse(self, mode: str) -> None:
         self.calls.append(("fuse", mode))
 
+    def set_anatomy(self, enabled: bool) -> None:
+        self.calls.append(("anatomy", enabled))
+
     def set_cloud(self, enabled: bool) -> None:
         self.settings.show_cloud = enabled
         self.calls.append(("cloud", enabled))
