@@ -173,7 +173,9 @@ def _summary_of(rows: list[dict], what: str) -> str:
     errs = [r["reproj_rel"] for r in rows if r["reproj_rel"] is not None]
     plaus = np.mean([r["bones_ok"] and r["bends_ok"] for r in rows])
     mean = f"{np.mean(errs):.3f}" if errs else "n/a"
-    return (f"{what}: mean reprojection error {mean} of the box side, "
+    failed = len(rows) - len(errs)
+    failed = f" (root fit failed on {failed}: not counted)" if failed else ""
+    return (f"{what}: mean reprojection error {mean} of the box side{failed}, "
             f"{plaus:.0%} anatomically plausible")
 
 

@@ -86,7 +86,8 @@ class FitConfig:
     (default the generator's); pose_prior: weight of a weak pull of the angles towards the
     start pose, per radian relative to the hand's size (keeps joints the input leaves
     undetermined at rest); starts: start poses as fractions of the flexion range (0 = straight
-    fingers); the best fit is kept; diff_step: finite-difference step of the Jacobian."""
+    fingers); the best fit is kept; diff_step: finite-difference step of the Jacobian.
+    The overall size is free (the input's units are arbitrary): bone ratios are what is bounded."""
 
     max_nfev: int = 60
     shape: ShapeRange = field(default_factory=lambda: SHAPE_RANGE)

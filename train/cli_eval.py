@@ -19,7 +19,7 @@ from torch.utils.data import Subset
 from model.checkpoint import CheckpointError, load_inference
 from train import metrics, plots
 from train.data.noise2d import Noise2DConfig
-from train.evaluate import FUSE_MODES, evaluate
+from train.evaluate import FUSE_MODES, evaluate, fit_anatomy, plausible_fraction, score
 from train.mediapipe2d import mediapipe_crop_keypoints
 
 KEYPOINTS2D = ("noisy-gt", "mediapipe")
@@ -34,13 +34,15 @@ model (seeded by --noise-seed and the sample index), or with --keypoints2d media
 landmarks on the full images (samples where it finds no hand are left out of every row)."""
 
 TABLE_HEADER = ("| checkpoint | strategy | EPE (mm) | median (mm) | AUC 20-50 | PCK@20 | "
-                "PCK@30 | PCK@50 | n |\n|---|---|---|---|---|---|---|---|---|")
+                "PCK@30 | PCK@50 | plausible | n |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
 def table_row(label: str, strategy: str, m: dict) -> str:
+    """One markdown row; `plausible` is the share of poses passing model.anatomy.plausibility."""
+    plausible = f"{m['plausible']:.0%}" if "plausible" in m else "-"
     return (f"| {label} | {strategy} | {m['epe_mm']:.2f} | {m['median_mm']:.2f} | "
             f"{m['auc_20_50']:.3f} | {m['pck_20']:.3f} | {m['pck_30']:.3f} | {m['pck_50']:.3f} "
-            f"| {m['n']} |")
+            f"| {plausible} | {m['n']} |")
 
 
 MEAN_POSE_LABEL = "mean pose (oracle)"
@@ -53,7 +55,8 @@ def mean_pose_baseline(gt_norm: np.ndarray, scale_m: np.ndarray) -> tuple[dict, 
     image. Returns (summary as train.metrics.summarize, PCK curve (T,))."""
     mean = np.broadcast_to(gt_norm.mean(axis=0, keepdims=True), gt_norm.shape)
     errors = metrics.joint_errors_mm(mean, gt_norm, scale_m)
-    return metrics.summarize(errors), metrics.pck(errors)
+    return metrics.summarize(errors) | {"plausible": plausible_fraction(mean[:1])}, \
+        metrics.pck(errors)
 
 
 def _label(path: Path, taken: set[str]) -> str:
@@ -74,14 +77,17 @@ def evaluate_checkpoints(paths: list[str | Path], data: str, split: str = "evalu
                          progress: bool = True, fuse: tuple[str, ...] = ("rgb",),
                          noise: Noise2DConfig | None = None,
                          noise_seed: int = 0, keypoints2d: str = "noisy-gt",
-                         baseline: bool = False) -> list[dict]:
+                         baseline: bool = False, anatomy: bool = False) -> list[dict]:
     """Evaluate checkpoints on one data spec, each under every --fuse mode. Returns one dict per
     (checkpoint, mode): label, path, strategy, fuse, metrics (summary), pck (T,). Writes figures
     (of the first mode) and tables under `out` if given. keypoints2d: the 2D expert's input,
     "noisy-gt" (ground truth + the training noise) or "mediapipe" (MediaPipe on the full images,
     train/mediapipe2d.py; then every mode, rgb included, is measured on the samples where
     MediaPipe found the hand, so the rows compare). baseline: add a row (label MEAN_POSE_LABEL)
-    for the evaluated samples' own mean pose predicted for every image (mean_pose_baseline)."""
+    for the evaluated samples' own mean pose predicted for every image (mean_pose_baseline).
+    anatomy: after each row, a row NAME+fit for the kinematic hand fitted to every prediction
+    (train.evaluate.fit_anatomy; its metrics add moved_mm, the mean distance the fit moved the
+    joints)."""
     if keypoints2d not in KEYPOINTS2D:
         raise ValueError(f"unknown --keypoints2d {keypoints2d!r}; use one of "
                          f"{', '.join(KEYPOINTS2D)}")
@@ -129,6 +135,13 @@ def evaluate_checkpoints(paths: list[str | Path], data: str, split: str = "evalu
             results.append({"label": name, "path": str(p), "strategy": meta["strategy"],
                             "fuse": f, "keypoints2d": keypoints2d, "metrics": summary,
                             "pck": pred["pck"]})
+            if anatomy:
+                fitted = fit_anatomy(pred, progress=progress)
+                summary_fit = score(fitted) | {"moved_mm": float(fitted["moved_mm"].mean())}
+                results.append({"label": f"{name}+fit", "path": str(p),
+                                "strategy": meta["strategy"], "fuse": f,
+                                "keypoints2d": keypoints2d, "metrics": summary_fit,
+                                "pck": fitted["pck"]})
             if out is not None and figures and k == 0:
                 _figures(net, ds, pred, out, label, interp, device)
             if baseline and k == 0 and i == 0:
@@ -196,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add a row for the evaluated samples' own mean pose, predicted for every "
                         "image (a constant oracle: a model that does not beat it has learnt "
                         "nothing from the image)")
+    p.add_argument("--anatomy", action="store_true",
+                   help="add a row NAME+fit per row: the kinematic hand (joint limits and bone "
+                        "proportions of the synthetic generator's hand) fitted to every "
+                        "prediction, as the app shows it; the 'plausible' column is the share "
+                        "of poses passing the anatomical checks")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -213,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                                        a.batch_size, device, a.max_samples,
                                        not a.no_figures, tuple(a.interp), not a.no_progress,
                                        tuple(dict.fromkeys(a.fuse)), None, a.noise_seed,
-                                       a.keypoints2d, a.baseline)
+                                       a.keypoints2d, a.baseline, a.anatomy)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

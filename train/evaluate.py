@@ -8,6 +8,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
+from model.anatomy import FitConfig, fit_hand, plausibility
 from model.inference import HandPoseNet
 from train import metrics
 from train.data import heatmaps
@@ -48,7 +49,8 @@ def predict(net: HandPoseNet, dataset: Dataset, batch_size: int = 32, device: st
     when given (every evaluated sample needs an entry).
 
     Returns numpy arrays: pred (N, 21, 3) and gt (N, 21, 3) normalised, scale_m (N,),
-    z (N, D), index (N,), and cloud_pred / cloud_gt (N, P, 3) when net has a cloud decoder."""
+    z (N, D), index (N,), side (N,) (0 left, 1 right), and cloud_pred / cloud_gt (N, P, 3) when
+    net has a cloud decoder."""
     if fuse not in FUSE_MODES:
         raise ValueError(f"unknown --fuse {fuse!r}; use one of {', '.join(FUSE_MODES)}")
     if fuse != "rgb" and net.heat_encoder is None:
@@ -62,7 +64,7 @@ def predict(net: HandPoseNet, dataset: Dataset, batch_size: int = 32, device: st
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     was_training = net.training
     net.eval().to(device)
-    keys = ("pred", "gt", "scale_m", "z", "index", "cloud_pred", "cloud_gt")
+    keys = ("pred", "gt", "scale_m", "z", "index", "side", "cloud_pred", "cloud_gt")
     acc: dict[str, list] = {k: [] for k in keys}
     for batch in tqdm(loader, desc="evaluate", disable=not progress, leave=False):
         if fuse == "rgb":
@@ -76,6 +78,7 @@ def predict(net: HandPoseNet, dataset: Dataset, batch_size: int = 32, device: st
         acc["gt"].append(batch["pose"])
         acc["scale_m"].append(batch["scale_m"])
         acc["index"].append(batch["index"])
+        acc["side"].append(batch["side"])
         if len(out) > 2:
             acc["cloud_pred"].append(out[2].cpu())
             acc["cloud_gt"].append(batch["cloud"])
@@ -86,11 +89,37 @@ def predict(net: HandPoseNet, dataset: Dataset, batch_size: int = 32, device: st
 def evaluate(net: HandPoseNet, dataset: Dataset, **kwargs) -> tuple[dict, dict]:
     """(metrics summary dict, predictions dict) of net on dataset; see predict for kwargs."""
     pred = predict(net, dataset, **kwargs)
+    return score(pred), pred
+
+
+def score(pred: dict) -> dict:
+    """Metrics of pred["pred"] against pred["gt"] (train.metrics.summarize plus `plausible`,
+    the fraction of predicted poses that pass model.anatomy.plausibility); stores errors_mm
+    (N, 21) and the PCK curve in pred."""
     errors = metrics.joint_errors_mm(pred["pred"], pred["gt"], pred["scale_m"])
-    summary = metrics.summarize(errors)
     pred["errors_mm"] = errors
     pred["pck"] = metrics.pck(errors)
-    return summary, pred
+    return metrics.summarize(errors) | {"plausible": plausible_fraction(pred["pred"])}
+
+
+def plausible_fraction(poses: np.ndarray) -> float:
+    """Fraction of (N, 21, 3) poses whose bone ratios and hinge bends pass
+    model.anatomy.plausibility with its default tolerances."""
+    ok = [(p := plausibility(j))["bones_ok"] and p["bends_ok"] for j in poses]
+    return float(np.mean(ok)) if ok else float("nan")
+
+
+def fit_anatomy(pred: dict, config: FitConfig | None = None, progress: bool = True) -> dict:
+    """A copy of pred whose poses are the kinematic hand fitted to each prediction
+    (model.anatomy.fit_hand, with the sample's side), scored again (score); adds moved_mm (N,),
+    the mean distance the fit moved each prediction's joints."""
+    out = {k: v for k, v in pred.items() if k not in ("errors_mm", "pck")}
+    fits = [fit_hand(j, int(s), config) for j, s in
+            tqdm(zip(pred["pred"], pred["side"]), total=len(pred["pred"]), desc="kinematic fit",
+                 disable=not progress, leave=False)]
+    out["pred"] = np.stack([f.joints for f in fits]).astype(np.float32)
+    out["moved_mm"] = np.array([f.displacement.mean() for f in fits]) * pred["scale_m"] * 1e3
+    return out
 
 
 def inference_net_from(model: torch.nn.Module, with_cloud: bool = False) -> HandPoseNet:

@@ -23,8 +23,8 @@ class PoorEngine(OracleEngine):
         return BackendOutput((0.8 * good + rng.normal(0, 0.25, good.shape)).astype(np.float32))
 
 
-def _run(engine_cls, checkpoint, anatomy: bool, frames: int = 12, **source):
-    cfg = demo_config(checkpoint, 1, frames, **source)
+def _run(engine_cls, ckpt, anatomy: bool, frames: int = 12, **source):
+    cfg = demo_config(ckpt, 1, frames, **source)
     cfg.filter = FilterConfig(enabled=False)  # compare the per-frame poses themselves
     if not anatomy:
         cfg.anatomy = None

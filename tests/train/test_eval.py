@@ -38,14 +38,17 @@ def test_train_and_eval_end_to_end(synth_dir, tmp_path, capsys):
         code = eval_main(["--checkpoint", str(tmp_path / "s1" / "last.pt"),
                           str(tmp_path / "s4" / "last.pt"), "--data", f"synth:{synth_dir}",
                           "--out", str(out), "--no-progress", "--device", "cpu",
-                          "--baseline"])
+                          "--baseline", "--anatomy"])
     assert code == 0, capsys.readouterr().err
     table = (out / "results.md").read_text().splitlines()
-    assert len(table) == 5 and table[2].startswith("| s1 | s1 |") and "| s4 | s4 |" in table[4]
-    assert table[3].startswith("| mean pose (oracle) | - |")
+    assert len(table) == 7 and table[2].startswith("| s1 | s1 |") and "| s4 | s4 |" in table[5]
+    assert table[4].startswith("| mean pose (oracle) | - |") and "| plausible |" in table[0]
     res = json.loads((out / "metrics.json").read_text())
     assert all(r["metrics"]["epe_mm"] > 0 and r["metrics"]["n"] == 3 for r in res)
-    assert [r["label"] for r in res] == ["s1", "mean pose (oracle)", "s4"]
+    assert [r["label"] for r in res] == ["s1", "s1+fit", "mean pose (oracle)", "s4", "s4+fit"]
+    for raw, fit in ((res[0], res[1]), (res[3], res[4])):  # barely trained nets: implausible
+        assert raw["metrics"]["plausible"] < 1.0 and fit["metrics"]["plausible"] == 1.0
+        assert fit["metrics"]["moved_mm"] > 0 and "moved_mm" not in raw["metrics"]
     for f in ("pck.png", "clouds_s4.png", "interp_s1.png", "interp_s4.png"):
         assert (out / f).stat().st_size > 1000, f
     assert not (out / "clouds_s1.png").exists()  # s1 has no cloud decoder
