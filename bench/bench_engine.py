@@ -8,7 +8,8 @@ turn, so load changes on a shared machine hit all alike):
 - MediaPipe Hands (mp.solutions, video mode, model_complexity 1 "full" and 0 "lite"),
   max_num_hands = number of hands in the stream;
 - the engine (detection + tracking + crops + backend + metric fit + filter) with onnxruntime at
-  128 px and 96 px crops, and with eager torch at 128 px;
+  128 px and 96 px crops, and with eager torch at 128 px (all with the kinematic fit, the
+  default), and onnxruntime at 128 px with --no-anatomy;
 - the backend alone (ResNet-18 encoder + pose decoder) on a batch of 1 and 2 crops.
 Reported per pipeline: median and p95 wall ms per frame, the ratio to MediaPipe full, and the
 mean CPU ms per frame of the whole process (all threads; less sensitive to other programs on a
@@ -70,11 +71,13 @@ class MediaPipePipeline:
 
 
 class EnginePipeline:
-    def __init__(self, src, hands: int, checkpoint: Path, kind: str):
+    def __init__(self, src, hands: int, checkpoint: Path, kind: str, anatomy: bool = True):
         cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands),
                            backend=BackendConfig(kind=kind, checkpoint=str(checkpoint),
                                                  device="cpu", max_batch=hands),
                            tracker=TrackerConfig(max_hands=hands))
+        if not anatomy:
+            cfg.anatomy = None
         self.engine = GroundTruthPoseEngine(cfg, source=src)
 
     @property
@@ -152,6 +155,8 @@ def main() -> None:
                  for c in (1, 0)}
         for crop, kind in ((128, "onnxruntime"), (96, "onnxruntime"), (128, "torch")):
             pipes[f"engine {kind} {crop}px"] = EnginePipeline(src, hands, models[crop], kind)
+        pipes["engine onnxruntime 128px --no-anatomy"] = EnginePipeline(
+            src, hands, models[128], "onnxruntime", anatomy=False)
         try:
             res = run_interleaved(frames, pipes)
         finally:
@@ -164,7 +169,8 @@ def main() -> None:
             if stats is not None:
                 pct = stats.percentiles()
                 stages = ", ".join(f"{k} {pct[k][0]:.2f}" for k in
-                                   ("track", "detect", "crop", "infer", "metric", "filter")
+                                   ("track", "detect", "crop", "infer", "anatomy", "metric",
+                                    "filter")
                                    if k in pct)
                 extra = (f"detector on {stats.detections}/{stats.frames} frames; stage p50 ms: "
                          f"{stages}")
