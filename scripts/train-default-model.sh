@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Rebuild the bundled model app/assets/default.pt (+ default.onnx) from nothing, as it was made
 # (README, "The bundled model"; docs/results.md records the run). On 2 CPU cores: about 12 min
-# of data, then about 4.4 s per training step: 1250 steps at lr 3e-4 and 150 at 3e-5 took
-# 1 h 45 min. Ctrl-C (or kill) during training saves runs/default-s4-2d/last.pt; run the script
-# again to resume. More steps help: STEPS=5000 LOW_LR_STEPS=500 bash scripts/...
+# of data, then about 4.4 s per training step. The schedule, in phases (step reached, lr):
+# 1250 at 3e-4, 1400 at 3e-5 (session 2, 1 h 45 min), then a warm restart: 1850 at 3e-4 and 1950
+# at 3e-5 (session 3, 40 min). Ctrl-C (or kill) during training saves runs/default-s4-2d/last.pt;
+# run the script again to resume. More steps help: PHASES="1250:3e-4 1400:3e-5 4000:3e-4 4500:3e-5".
 #
 #   bash scripts/train-default-model.sh
 set -euo pipefail
@@ -11,26 +12,27 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 DATA=${DATA:-data/synth20k}
 RUN=${RUN:-runs/default-s4-2d}
-STEPS=${STEPS:-1250}  # at lr 3e-4
-LOW_LR_STEPS=${LOW_LR_STEPS:-150}  # then at lr 3e-5
+PHASES=${PHASES:-"1250:3e-4 1400:3e-5 1850:3e-4 1950:3e-5"}  # step reached : learning rate
 
 if [ ! -f "$DATA/training/anno_training.pickle" ]; then
   "$BIN/handtrack-synth" --out "$DATA" --train 20000 --eval 1000 --size 256 --seed 1
 fi
 OPTS=(--strategy s4-2d --data "synth:$DATA" --out "$RUN" --crop-size 128 --cloud-points 256
-      --lr 3e-4 --beta-anneal-steps 600 --workers 1 --eval-every 250 --eval-samples 300
+      --beta-anneal-steps 600 --workers 1 --eval-every 250 --eval-samples 300
       --ckpt-every 50 --log-every 10 --seed 0)
 step() {  # the step of the run's last.pt, 0 without one
   [ -f "$RUN/last.pt" ] || { echo 0; return; }
   "$BIN/python" -c "from model.checkpoint import read_checkpoint as r; print(r('$RUN/last.pt')['step'])"
 }
-resume=()
-if [ -f "$RUN/last.pt" ]; then resume=(--resume); fi
-if [ "$(step)" -lt "$STEPS" ]; then
-  "$BIN/handtrack-train" "${OPTS[@]}" --steps "$STEPS" "${resume[@]}"
-fi
-"$BIN/handtrack-train" "${OPTS[@]}" --steps $((STEPS + LOW_LR_STEPS)) --resume --set-lr 3e-5
+for phase in $PHASES; do
+  target=${phase%%:*} lr=${phase##*:}
+  if [ "$(step)" -lt "$target" ]; then
+    resume=()
+    if [ -f "$RUN/last.pt" ]; then resume=(--resume --set-lr "$lr"); fi
+    "$BIN/handtrack-train" "${OPTS[@]}" --lr "$lr" --steps "$target" "${resume[@]}"
+  fi
+done
 "$BIN/python" -m train.ship --checkpoint "$RUN/last.pt" --out app/assets/default.pt
 "$BIN/handtrack-export" --checkpoint app/assets/default.pt
 "$BIN/handtrack-eval" --checkpoint app/assets/default.pt --data "synth:$DATA" \
-  --fuse rgb 2d rgb+2d --baseline --out eval/default --labels default
+  --fuse rgb 2d rgb+2d --baseline --anatomy --out eval/default --labels default
