@@ -31,7 +31,7 @@ from app.engine import (
     TrackerConfig,
 )
 from app.engine.backends import BACKENDS
-from app.engine.engine import REALTIME_FIT
+from app.engine.engine import anatomy_config
 from app.engine.metric import DEFAULT_HAND_SIZE_M
 
 
@@ -138,7 +138,8 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         backend=BackendConfig(kind=args.backend, checkpoint=args.checkpoint, device=args.device,
                               threads=args.threads, max_batch=args.hands, with_cloud=args.cloud),
         metric=metric, filter=filt, calibration=args.calibration, hfov_deg=args.hfov,
-        reprocess=args.reprocess, fuse=args.fuse, anatomy=None if args.no_anatomy else REALTIME_FIT)
+        reprocess=args.reprocess, fuse=args.fuse,
+        anatomy=anatomy_config(not args.no_anatomy))
 
 
 def open_sinks(args: argparse.Namespace, engine) -> list:

@@ -47,11 +47,15 @@ SCALE_INDEX = BONES.index(SCALE_BONE)
 PALM = (0, 1, 5, 9, 13, 17)  # wrist, thumb CMC, MCPs: the rigid part used to start the fit
 
 
+@functools.cache
 def reference_bone_ratios() -> np.ndarray:
-    """(20,) bone length / middle MCP->PIP length of the mean hand (straight fingers)."""
+    """(20,) bone length / middle MCP->PIP length of the mean hand (straight fingers); computed
+    once, read-only."""
     joints, _ = forward_kinematics(np.zeros(POSE_DIM), Skeleton.mean())
     lengths = bone_lengths(joints)
-    return lengths / lengths[SCALE_INDEX]
+    ratios = lengths / lengths[SCALE_INDEX]
+    ratios.flags.writeable = False
+    return ratios
 
 
 def hinge_bends_rad(joints: np.ndarray) -> np.ndarray:
@@ -177,11 +181,12 @@ def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _solve(target: np.ndarray, x0: np.ndarray, free: np.ndarray, cfg: FitConfig,
+def _solve(target: np.ndarray, x0: np.ndarray, free: np.ndarray, bounds: tuple, cfg: FitConfig,
            size: float) -> tuple[np.ndarray, float]:
     """Bounded least squares over the parameters where `free` (bool (_N,)) is set, the others
-    held at x0. Returns the full parameter vector and the final cost."""
-    lo, hi = (b[free] for b in _bounds(cfg))
+    held at x0 (within `bounds`, the full (lo, hi) of _bounds). Returns the full parameter
+    vector and the final cost."""
+    lo, hi = (b[free] for b in bounds)
     x_full = x0.copy()
     prior_at = np.arange(7, 7 + POSE_DIM)  # the pose in x (it and what precedes it are free)
     pose0 = x0[7:7 + POSE_DIM].copy()
@@ -208,9 +213,8 @@ def _solve(target: np.ndarray, x0: np.ndarray, free: np.ndarray, cfg: FitConfig,
     # One BLAS thread: the problem is tiny, and idle BLAS threads spinning after each small SVD
     # would take the cores from the detector and the network running beside the fit.
     with _blas_controller().limit(limits=1, user_api="blas"):
-        res = least_squares(residual, np.clip(x0[free], lo, hi), jac=jacobian,
-                            bounds=(lo, hi), method="trf", max_nfev=cfg.max_nfev,
-                            x_scale="jac")
+        res = least_squares(residual, x0[free], jac=jacobian, bounds=(lo, hi), method="trf",
+                            max_nfev=cfg.max_nfev, x_scale="jac")
     x_full[free] = res.x
     return x_full, float(res.cost)
 
@@ -230,7 +234,7 @@ def fit_hand(joints: np.ndarray, side: int = RIGHT, config: FitConfig | None = N
     target = target * mirror
     size = max(float(np.linalg.norm(target[list(PALM)] - target[list(PALM)].mean(0), axis=1)
                      .mean()), 1e-9)  # palm spread, input units
-    lo, hi = _bounds(cfg)
+    bounds = _bounds(cfg)
     free = np.ones(_N, bool)
     if init is not None:
         free[7 + POSE_DIM:] = False
@@ -239,8 +243,8 @@ def fit_hand(joints: np.ndarray, side: int = RIGHT, config: FitConfig | None = N
         starts = [(_start_pose(f), np.ones(_N_SHAPE)) for f in cfg.starts]
     best, best_cost = None, np.inf
     for pose_start, shape_start in starts:
-        x0 = np.clip(_start(target, pose_start, shape_start), lo, hi)
-        x, cost = _solve(target, x0, free, cfg, size)
+        x0 = np.clip(_start(target, pose_start, shape_start), *bounds)
+        x, cost = _solve(target, x0, free, bounds, cfg, size)
         if cost < best_cost:
             best, best_cost = x, cost
     x = best

@@ -46,6 +46,11 @@ CHECKPOINT_ENV = "HANDTRACK_CHECKPOINT"
 REALTIME_FIT = FitConfig(max_nfev=5)
 
 
+def anatomy_config(enabled: bool, current: FitConfig | None = None) -> FitConfig | None:
+    """EngineConfig.anatomy for the fit on/off: `current` (or REALTIME_FIT) when on."""
+    return (current or REALTIME_FIT) if enabled else None
+
+
 def resolve_checkpoint(path: str | Path | None) -> Path:
     """The checkpoint to use: `path`, else $HANDTRACK_CHECKPOINT, else DEFAULT_CHECKPOINT.
     Raises EngineError with the fix when the file is missing."""
@@ -263,7 +268,7 @@ class Engine:
                 self.filters.reset()
                 self._K = None
             elif key == "anatomy":
-                self.anatomy = (self.config.anatomy or REALTIME_FIT) if value else None
+                self.anatomy = anatomy_config(value, self.config.anatomy)
                 self._fits.clear()
             elif key == "hand_size":
                 self.metric = replace(self.metric, hand_size_m=value)
@@ -461,8 +466,7 @@ class Engine:
         (N, 3) metres scaled the same way (or None), and the fit. A mirrored view shows each
         hand as the other side's, so the fit takes the side as it appears in the image."""
         side = 1 - track.side if self.source.mirrored else track.side
-        f = fit_hand(pose.astype(np.float64), side, self.anatomy,
-                     init=self._fits.get(track.hand_id))
+        f = fit_hand(pose, side, self.anatomy, init=self._fits.get(track.hand_id))
         unit, root, scale = normalise_pose(f.joints)
         s = self.metric.hand_size_m
         if cloud_m is not None:

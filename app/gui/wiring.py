@@ -11,7 +11,7 @@ from pathlib import Path
 
 from app.engine import Engine, EngineConfig, SourceConfig
 from app.engine.backends import BACKENDS
-from app.engine.engine import REALTIME_FIT
+from app.engine.engine import anatomy_config
 from app.gui.settings import PanelSettings
 from app.sinks import OscConfig, OscSink, Recorder, RecorderConfig
 
@@ -45,7 +45,7 @@ def engine_config_for(base: EngineConfig, settings: PanelSettings) -> EngineConf
                    min_cutoff_hz=smoothing_cutoff_hz(s.smoothing) if s.smoothing > 0
                    else base.filter.min_cutoff_hz)
     fuse = None if s.fuse == "auto" else s.fuse
-    anatomy = (base.anatomy or REALTIME_FIT) if s.anatomy else None
+    anatomy = anatomy_config(s.anatomy, base.anatomy)
     return replace(base, source=source, backend=backend, tracker=tracker, filter=filt, fuse=fuse,
                    anatomy=anatomy)
 
