@@ -53,6 +53,9 @@ def weighted_product_of_experts(mus: list[Tensor], logvars: list[Tensor], weight
     With T_i = w_i / sigma_i^2 and the prior N(0, I) weighted by w_0:
     mu = sum_i mu_i T_i / (w_0 + sum_i T_i), sigma^2 = 1 / (w_0 + sum_i T_i).
     A weight of 0 removes its expert exactly; weights 1 and w_0 = 1 give product_of_experts.
+    The mean is computed as sum_i mu_i (T_i / total): when one expert stands alone (w_0 = 0),
+    its share T/T is exactly 1 in IEEE arithmetic and the others' exactly 0, so the result is
+    that expert's mean bit for bit on every CPU and kernel (a selection, not a rounding).
     mus, logvars: lists of (B, D); weights: list of (B,); prior_weight: (B,). The caller keeps
     the total precision positive (at least one weight > 0). Returns (mu (B, D), logvar (B, D)).
     """
@@ -60,9 +63,9 @@ def weighted_product_of_experts(mus: list[Tensor], logvars: list[Tensor], weight
         raise ValueError("weighted_product_of_experts needs one logvar and one weight per mean")
     precision = torch.stack([torch.exp(-lv) * w.unsqueeze(-1)
                              for lv, w in zip(logvars, weights)])  # (K, B, D)
-    weighted = torch.stack(mus) * precision  # (K, B, D)
     total = precision.sum(0) + prior_weight.unsqueeze(-1)  # (B, D)
-    return weighted.sum(0) / total, -torch.log(total)
+    share = precision / total  # (K, B, D), sums to 1 - w_0 / total
+    return (torch.stack(mus) * share).sum(0), -torch.log(total)
 
 
 def fusion_prior_weight(rgb_weight: Tensor, heat_weight: Tensor) -> Tensor:
