@@ -36,7 +36,6 @@ class Joint(IntEnum):
 
 
 NUM_JOINTS = 21
-FINGERS = ("thumb", "index", "middle", "ring", "little")
 JOINT_NAMES = tuple(j.name.lower() for j in Joint)
 
 # Root and scale of the RHD/STB literature's normalisation: root = middle MCP,
@@ -58,11 +57,6 @@ FINGER_COLORS: tuple[tuple[int, int, int], ...] = (
     (50, 150, 240),  # ring: blue
     (180, 80, 220),  # little: violet
 )
-
-
-def _finger_joint(f: int, j: int) -> int:
-    """Canonical index of joint j (0 base .. 3 tip) of finger f (0 thumb .. 4 little)."""
-    return 1 + 4 * f + j
 
 
 # RHD (per hand): 0 wrist, then thumb, index, middle, ring, little, each TIP -> base.

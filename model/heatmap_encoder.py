@@ -1,6 +1,6 @@
 """Heat-map encoder q(z | H): 21 keypoint heat maps -> mean / log-variance of the latent.
 
-The 2D-keypoint expert of the product of experts (issue 10): at run time its input is MediaPipe's
+The 2D-keypoint expert of the product of experts: at run time its input is MediaPipe's
 21 landmarks drawn as Gaussian heat maps in the viewpoint-corrected crop, during training the
 ground-truth keypoints with detector-like noise (train/data/noise2d.py).
 """

@@ -130,7 +130,3 @@ def inference_net_from(model: torch.nn.Module, with_cloud: bool = False) -> Hand
     p = next(model.parameters())
     return net.to(p.device).eval()
 
-
-def mean_errors(pred: dict) -> np.ndarray:
-    """Mean error per sample (N,) in mm."""
-    return pred["errors_mm"].mean(axis=1)

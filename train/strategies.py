@@ -8,7 +8,7 @@
 | s2-ch | Alg. 1       | RGB                         | pose + cloud + heat |
 | s3    | Alg. 2, Eq. 3 | RGB and joint RGB+cloud    | pose + cloud + heat |
 | s4    | Alg. 3, Eq. 4 | RGB and cloud, separately  | pose + cloud + heat |
-| s4-2d | S4 + issue 10 | RGB, cloud and 2D heat maps | pose + cloud + heat |
+| s4-2d | S4 + 2D expert | RGB, cloud and 2D heat maps | pose + cloud + heat |
 
 Losses (minimised, batch means of per-sample terms; recon(z) = pose + lambda_heat heat +
 lambda_cloud (Chamfer + EMD) of the decoders a strategy has, the pose term only on labelled
@@ -85,7 +85,7 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("s2-ch", "S2 (Alg. 1): R -> C + H + P", "rgb", heat=True, cloud=True),
     Strategy("s3", "S3 (Alg. 2, Eq. 3): joint RGB+C, KL alignment", "rgb+joint", True, True),
     Strategy("s4", "S4 (Alg. 3, Eq. 4): product of experts", "rgb+cloud", True, True),
-    Strategy("s4-2d", "S4 + 2D-keypoint expert q(z|H) (issue 10)", "rgb+cloud", True, True,
+    Strategy("s4-2d", "S4 + 2D-keypoint expert q(z|H)", "rgb+cloud", True, True,
              heat_expert=True),
 )}
 

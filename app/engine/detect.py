@@ -18,15 +18,14 @@ import numpy as np
 
 from app.engine.errors import EngineError
 from app.results import LEFT, RIGHT
-from model.geometry import Box, box_from_keypoints
+from model.geometry import box_from_keypoints
 
 
 @dataclass
 class DetectorConfig:
     """model_complexity: 0 lite, 1 full landmark model. min_detection_confidence: palm detector
-    threshold. min_presence: landmark model's hand-presence threshold (MediaPipe's
-    min_tracking_confidence is not used: every call is a fresh detection). box_margin: crop box
-    side / keypoint extent."""
+    threshold (MediaPipe's min_tracking_confidence is not used: every call is a fresh
+    detection). box_margin: crop box side / keypoint extent."""
 
     model_complexity: int = 1
     min_detection_confidence: float = 0.5
@@ -36,12 +35,11 @@ class DetectorConfig:
 @dataclass
 class Detection:
     """uv_px: (21, 2) float64 pixels in the frame; side: LEFT/RIGHT (the person's hand);
-    side_score: handedness probability of `side` in [0.5, 1]; box: square crop box."""
+    side_score: handedness probability of `side` in [0.5, 1]."""
 
     uv_px: np.ndarray
     side: int
     side_score: float
-    box: Box
 
 
 class MediaPipeDetector:
@@ -79,10 +77,10 @@ class MediaPipeDetector:
             if not mirrored:
                 side = 1 - side
             try:
-                box = box_from_keypoints(uv, margin=self.config.box_margin)
-            except ValueError:
+                box_from_keypoints(uv, margin=self.config.box_margin)
+            except ValueError:  # degenerate landmarks (all in one point): no usable hand
                 continue
-            out.append(Detection(uv, side, float(cls.score), box))
+            out.append(Detection(uv, side, float(cls.score)))
         return out
 
     def close(self) -> None:

@@ -110,7 +110,7 @@ class Track:
 
 
 class Tracker:
-    """Holds the tracks of one stream. Per frame: propagate(prev_pyramid, pyramid) ->
+    """Holds the tracks of one stream. Per frame: propagate(frame) ->
     needs_detection() -> [update(detections)] -> crops/inference -> finish(track, uv, residual).
     """
 

@@ -134,14 +134,7 @@ class EngineServices:
         preload_inference_stack()
 
     def list_cameras(self) -> list[tuple[int, str]]:
-        """The engine's camera list (app.engine.sources.list_cameras, when it has one: ints or
-        (index, name) pairs); else the /dev/video* devices on Linux; else camera 0 unchecked."""
-        from app.engine import sources
-
-        lister = getattr(sources, "list_cameras", None)
-        if lister is not None:
-            return [(c, f"camera {c}") if isinstance(c, int) else (int(c[0]), str(c[1]))
-                    for c in lister()]
+        """The /dev/video* devices on Linux; elsewhere camera 0, unchecked."""
         if sys.platform.startswith("linux"):
             found = sorted(int(p.name[5:]) for p in Path("/dev").glob("video*")
                            if p.name[5:].isdigit())

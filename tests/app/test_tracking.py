@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from app.engine.detect import Detection
-from app.engine.tracking import Tracker, TrackerConfig, keypoint_box
+from app.engine.tracking import Tracker, TrackerConfig
 from app.results import LEFT, RIGHT
 
 W, H = 320, 240
@@ -24,7 +24,7 @@ def _hand_uv(cx, cy, size=60.0, seed=1) -> np.ndarray:
 
 
 def _det(uv, side=RIGHT, score=0.9) -> Detection:
-    return Detection(uv, side, score, keypoint_box(uv, 1.4))
+    return Detection(uv, side, score)
 
 
 def test_flow_follows_a_moving_image():

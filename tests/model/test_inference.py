@@ -105,7 +105,7 @@ def test_checkpoint_loads_with_weights_only(tmp_path):
     assert ckpt["format"] == FORMAT and ckpt["config"]["crop_size"] == 32
 
 
-# ---------------------------------------------------------------- the 2D expert (issue 10)
+# ---------------------------------------------------------------- the 2D expert
 @pytest.mark.parametrize("heatmap_size", [8, 16, 64])
 def test_heatmap_encoder_shapes(heatmap_size):
     from model.heatmap_encoder import HeatmapEncoder

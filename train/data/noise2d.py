@@ -1,4 +1,4 @@
-"""Detector-like noise on 2D keypoints, for the input of the heat-map expert q(z|H) (issue 10).
+"""Detector-like noise on 2D keypoints, for the input of the heat-map expert q(z|H).
 
 At run time the 2D expert sees MediaPipe's landmarks, which are off by a few pixels, sometimes
 miss a joint, now and then confuse neighbouring fingers, and sit in a crop whose box is itself a
