@@ -135,6 +135,9 @@ class Engine:
         try:
             self.source = source if source is not None else self._own(open_source(
                 self.config.source))
+            if self.config.reprocess and getattr(self.source, "video_frames", None) == 0:
+                raise EngineError(f"{self.source.description}: the session has no video, so "
+                                  "it cannot be reprocessed; replay it without --reprocess")
             if backend is None:
                 self.checkpoint = resolve_checkpoint(self.config.backend.checkpoint)
                 backend = self._own(open_backend(self.config.backend, self.checkpoint))
@@ -503,15 +506,31 @@ class Engine:
         return out
 
     # ------------------------------------------------------------------ the stream
-    def run(self, max_frames: int | None = None) -> Iterator[tuple[FrameResult, np.ndarray]]:
+    @property
+    def drops_frames(self) -> bool:
+        """True when frames are dropped rather than waited for: a live camera, or a file or
+        the demo played in real time. Otherwise every frame is processed and sinks may wait
+        (the recorder waits for its video encoder)."""
+        return bool(self.source.live or self.config.source.realtime)
+
+    def run(self, max_frames: int | None = None) -> Iterator[tuple[FrameResult,
+                                                                   np.ndarray | None]]:
         """Process the source until it ends, stop() is called or max_frames frames are done.
         Yields (FrameResult, frame_rgb (H, W, 3) uint8). A recorded session without
-        config.reprocess yields its recorded results unchanged."""
+        config.reprocess yields its recorded results unchanged, frame_rgb None for frames
+        whose video is missing; with config.reprocess those frames are skipped (counted)."""
         self._stop.clear()
-        drop = self.source.live or self.config.source.realtime
-        self._grabber = FrameGrabber(self.source, drop=drop, on_message=self.on_message)
+        self._grabber = FrameGrabber(self.source, drop=self.drops_frames,
+                                     on_message=self.on_message)
         self.stats = EngineStats()
         passthrough = self.config.source.kind == "replay" and not self.config.reprocess
+        missing = int(getattr(self.source, "frames_without_video", 0))
+        if missing:
+            total = int(getattr(self.source, "frames_total", missing))
+            what = "they replay without a picture" if passthrough else \
+                "they cannot be reprocessed and are skipped"
+            self.on_message(f"replay: {missing} of {total} recorded frames have no video "
+                            f"(the recording was interrupted or recorded without it); {what}")
         n = 0
         with self._grabber:
             while not self._stop.is_set() and (max_frames is None or n < max_frames):
@@ -519,17 +538,24 @@ class Engine:
                 if item is None:
                     break
                 frame: SourceFrame = item.frame
+                self.stats.dropped = self._grabber.dropped
+                if frame.rgb is None and not (passthrough and frame.recorded is not None):
+                    self.stats.skipped += 1  # nothing to compute the result from
+                    continue
                 if passthrough and frame.recorded is not None:
                     result = frame.recorded
                     self.stats.frames += 1
+                    self.stats.hands += len(result.hands)
+                    self.stats.no_picture += frame.rgb is None
                 else:
                     result = self.process(frame.rgb, frame.capture_time, item.frame_id,
                                           frame.truth)
-                    result.timings_ms["latency"] = (time.time() - frame.capture_time) * 1e3
-                    self.stats.add_timings({"latency": result.timings_ms["latency"]})
-                self.stats.dropped = self._grabber.dropped
+                    if self.config.source.kind != "replay":  # replay keeps recorded times
+                        result.timings_ms["latency"] = (time.time() - frame.capture_time) * 1e3
+                        self.stats.add_timings({"latency": result.timings_ms["latency"]})
                 n += 1
                 yield result, frame.rgb
+            self.stats.dropped = self._grabber.dropped
         self._grabber = None
 
     def close(self) -> None:

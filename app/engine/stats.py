@@ -11,14 +11,19 @@ import numpy as np
 
 @dataclass
 class EngineStats:
-    """frames: processed frames; dropped: frames the capture thread overwrote; detections: frames
-    on which the detector ran; timings_ms: stage -> recent per-frame milliseconds (the last
-    `window` frames); errors_mm: per-hand 3D errors against demo ground truth (camera frame and
-    root-aligned)."""
+    """frames: processed frames; dropped: frames the capture thread overwrote; video_dropped:
+    frames a sink (the recorder's video encoder) could not keep; no_picture: replayed frames
+    without their video (the result only); skipped: replayed frames that could not be
+    reprocessed (no video); detections: frames on which the detector ran; timings_ms: stage ->
+    recent per-frame milliseconds (the last `window` frames); errors_mm: per-hand 3D errors
+    against demo ground truth (camera frame and root-aligned)."""
 
     window: int = 10000
     frames: int = 0
     dropped: int = 0
+    video_dropped: int = 0
+    no_picture: int = 0
+    skipped: int = 0
     detections: int = 0
     hands: int = 0
     started: float = field(default_factory=time.perf_counter)
@@ -44,9 +49,17 @@ class EngineStats:
     def summary(self) -> str:
         """A few lines for the terminal."""
         det = 100.0 * self.detections / max(self.frames, 1)
-        lines = [f"frames {self.frames}, dropped {self.dropped}, {self.fps:.1f} fps, "
+        video = f", recorder dropped {self.video_dropped} video frames" \
+            if self.video_dropped else ""
+        lines = [f"frames {self.frames}, dropped {self.dropped}{video}, {self.fps:.1f} fps, "
                  f"detector on {self.detections} frames ({det:.0f}%), "
                  f"{self.hands / max(self.frames, 1):.2f} hands/frame"]
+        if self.no_picture:
+            lines.append(f"replayed {self.no_picture} of {self.frames} frames without a picture "
+                         "(their video was not recorded)")
+        if self.skipped:
+            lines.append(f"skipped {self.skipped} recorded frames without video (nothing to "
+                         "reprocess them from)")
         pct = self.percentiles()
         if pct:
             lines.append("latency ms (p50 / p95): " + ", ".join(

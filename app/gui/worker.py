@@ -24,12 +24,12 @@ class EngineLike(Protocol):
 
     def __enter__(self) -> EngineLike: ...
     def __exit__(self, *exc) -> None: ...
-    def run(self): ...  # yields (FrameResult, frame_rgb)
+    def run(self): ...  # yields (FrameResult, frame_rgb or None: a replayed frame without video)
     def stop(self) -> None: ...
 
 
 class SinkLike(Protocol):
-    def write(self, result: FrameResult, frame_rgb: np.ndarray) -> None: ...
+    def write(self, result: FrameResult, frame_rgb: np.ndarray | None) -> None: ...
     def close(self) -> None: ...
 
 
@@ -71,6 +71,7 @@ class EngineWorker(QObject):
         self._sinks: dict[str, SinkLike] = {}
         self._sink_errors: dict[str, str] = {}
         self.meter = RateMeter()
+        self._blank_rgb: np.ndarray | None = None
 
     # --- called from the GUI thread -------------------------------------------------------
     def call(self, command: Callable[[EngineLike], Any]) -> None:
@@ -109,6 +110,8 @@ class EngineWorker(QObject):
                     self._apply_commands(engine)
                     self._write_sinks(result, frame_rgb)
                     rates = self.meter.add(result)
+                    if frame_rgb is None:  # a replayed frame whose video was not recorded
+                        frame_rgb = self._blank(result.width, result.height)
                     self.frame.emit(FramePacket(result, frame_rgb, Rates(**vars(rates))))
                     if self._stop.is_set():
                         break
@@ -131,6 +134,13 @@ class EngineWorker(QObject):
             for name in list(self._sinks):
                 self._replace_sink(name, None, None)
             self.finished.emit(reason)
+
+    def _blank(self, width: int, height: int) -> np.ndarray:
+        """A black (H, W, 3) uint8 picture, for results that come without one."""
+        blank = self._blank_rgb
+        if blank is None or blank.shape[:2] != (height, width):
+            blank = self._blank_rgb = np.zeros((max(1, height), max(1, width), 3), np.uint8)
+        return blank
 
     def _apply_commands(self, engine: EngineLike) -> None:
         while True:
@@ -163,7 +173,7 @@ class EngineWorker(QObject):
         self._sinks[name] = sink
         self.sink_started.emit(name, str(getattr(sink, "description", name)))
 
-    def _write_sinks(self, result: FrameResult, frame_rgb: np.ndarray) -> None:
+    def _write_sinks(self, result: FrameResult, frame_rgb: np.ndarray | None) -> None:
         for name, sink in list(self._sinks.items()):
             try:
                 sink.write(result, frame_rgb)

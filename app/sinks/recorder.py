@@ -56,6 +56,7 @@ class RecorderConfig:
     segment_s: float = 2.0  # video segment length; a crash loses at most one segment
     flush_interval_s: float = 0.5  # CSV flush + fsync period
     video_queue: int = 8  # frames waiting for the encoder; more are dropped (counted)
+    wait_for_video: bool = False  # write() waits for the encoder instead of dropping (offline)
     fourcc: str = "mp4v"
     # metadata written into meta.json
     K: list | np.ndarray | None = None  # (3, 3) intrinsics used for the metric fit
@@ -124,8 +125,10 @@ class Recorder:
     """Sink that records a session folder (layout in app.sinks.layout).
 
     write(result, frame_rgb (H, W, 3) uint8 RGB or None) queues the rows and a copy of the frame
-    and returns; two background threads write the CSV and encode the video. Raises
-    SinkConfigError at construction when the folder cannot be used.
+    and returns; two background threads write the CSV and encode the video. When the encoder
+    falls behind, a live source's frames are dropped (counted in video_dropped); with
+    wait_for_video (an offline source, where nothing needs dropping) write() waits for it
+    instead. Raises SinkConfigError at construction when the folder cannot be used.
     """
 
     def __init__(self, config: RecorderConfig) -> None:
@@ -159,6 +162,7 @@ class Recorder:
         self.flushed_frame_id: int | None = None  # last frame id known to be on disk
         self.video_frames = 0  # frames in closed (safe) segments
         self.video_dropped = 0  # frames the encoder could not keep up with
+        self.wait_for_video = config.wait_for_video  # may be changed between two writes
         self.segments = 0
         self._failed = threading.Event()
         self._closed = False
@@ -219,13 +223,27 @@ class Recorder:
             self.frames += 1
             self._rows_q.put(result)
             if self._video_thread is not None and frame_rgb is not None:
-                try:
-                    self._video_q.put_nowait((int(result.frame_id), float(result.capture_time),
-                                              np.array(frame_rgb, dtype=np.uint8, copy=True)))
-                except queue.Full:
-                    self.video_dropped += 1
+                self._queue_video((int(result.frame_id), float(result.capture_time),
+                                   np.array(frame_rgb, dtype=np.uint8, copy=True)))
         except Exception as e:  # never into the pipeline
             self._fail(f"recording stopped: cannot queue frame {result.frame_id} ({e})")
+
+    def _queue_video(self, item: tuple[int, float, np.ndarray]) -> None:
+        """Hand a frame to the encoder: at once or dropped, or (wait_for_video) once it has
+        room; a failed or dead encoder thread never blocks the pipeline."""
+        try:
+            self._video_q.put_nowait(item)
+            return
+        except queue.Full:
+            pass
+        while self.wait_for_video and self._video_thread.is_alive() and \
+                not self._failed.is_set():
+            try:
+                self._video_q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        self.video_dropped += 1
 
     def _fail(self, msg: str) -> None:
         if self.error is None:

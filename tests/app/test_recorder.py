@@ -64,10 +64,10 @@ def test_refuses_to_overwrite(tmp_path):
         Recorder(RecorderConfig(path=tmp_path / "file"))
 
 
-@pytest.mark.parametrize("video", [True, False])
-def test_vanished_folder_stops_recording_not_tracking(tmp_path, video):
+@pytest.mark.parametrize("video, wait", [(True, False), (True, True), (False, False)])
+def test_vanished_folder_stops_recording_not_tracking(tmp_path, video, wait):
     rec = Recorder(RecorderConfig(path=tmp_path / "s", flush_interval_s=0.05, segment_s=0.1,
-                                  video=video))
+                                  video=video, video_queue=1, wait_for_video=wait))
     for i in range(5):
         rec.write(make_result(i), make_image(i))
     while (tmp_path / "s").exists():  # the encoder may add a segment while we delete

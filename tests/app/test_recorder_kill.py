@@ -64,3 +64,14 @@ def test_sigkill_leaves_a_readable_session(tmp_path):
     assert max(np.abs(v.rgb.astype(int) - make_image(v.frame_id)).mean() for v in frames) < 8
     print(f"killed after flush of frame {flushed}: read {len(ids)} frames, {len(frames)} video "
           f"frames; warnings: {s.warnings}")
+    # a replay gives every recorded result, with its picture where the video has one
+    from app.engine.sources import ReplaySource, SourceConfig
+
+    src = ReplaySource(SourceConfig(kind="replay", path=str(path)))
+    replayed = []
+    while (fr := src.read()) is not None:
+        replayed.append(fr)
+    assert [fr.recorded.frame_id for fr in replayed if fr.recorded is not None] == ids
+    with_picture = {fr.recorded.frame_id for fr in replayed if fr.rgb is not None}
+    assert with_picture == set(vids) and src.frames_without_video == len(ids) - len(vids)
+    assert sum(len(fr.recorded.hands) for fr in replayed) == sum(len(f.hands) for f in s.frames)
