@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
 
 from model.checkpoint import CheckpointError
 from model.net_config import NetConfig
 from train.data.noise2d import Noise2DConfig
-from train.loop import ConfigError, TrainConfig, train
+from train.loop import NOISE_FIELDS, ConfigError, TrainConfig, check_numbers, train
 from train.strategies import STRATEGIES
 
 EPILOG = """examples:
@@ -23,9 +21,15 @@ EPILOG = """examples:
 strategies: """ + "; ".join(f"{k}: {v.paper}" for k, v in STRATEGIES.items())
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """A usage mistake: one `error:` line with the fix, exit status 2."""
+        self.exit(2, f"error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     d, n = TrainConfig(), NetConfig()
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="handtrack-train", description=__doc__, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--strategy", required=True, choices=list(STRATEGIES),
@@ -108,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configs_from_args(a: argparse.Namespace) -> tuple[TrainConfig, NetConfig]:
+    """Raises ConfigError / ValueError (one line) for an option out of range."""
+    check_numbers({name: getattr(a, name) for name in NOISE_FIELDS})  # before Noise2DConfig
     net = NetConfig(latent_dim=a.latent_dim, crop_size=a.crop_size, cloud_points=a.cloud_points,
                     heatmap_size=a.heatmap_size)
     cfg = TrainConfig(
@@ -126,42 +132,28 @@ def configs_from_args(a: argparse.Namespace) -> tuple[TrainConfig, NetConfig]:
     return cfg, net
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextlib.contextmanager
-def stop_signals_save():
-    """SIGTERM (kill, a job scheduler's time limit) and SIGINT stop the run like Ctrl-C: the
-    loop saves last.pt and says how to resume. SIGINT too because a shell starts background
-    jobs with SIGINT ignored, where Python would never raise KeyboardInterrupt. Only in the
-    main thread (signal handlers cannot be set elsewhere)."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         cfg, net = configs_from_args(args)
-        with stop_signals_save():
-            result = train(cfg, net)
+        cfg.check()
+        result = train(cfg, net)  # SIGINT / SIGTERM: saved at a step boundary (StopRequest)
     except (ConfigError, CheckpointError, FileNotFoundError, FloatingPointError, ValueError) as e:
         # ValueError: NetConfig validation (e.g. --heatmap-size 48); the others name the problem.
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the file system (full disk, permissions) while writing the run
+        print(f"error: {e}; check free space and permissions there, or choose another --out",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # a signal before the first step
+        print("interrupted before the first training step; nothing was saved", file=sys.stderr)
+        return 130
     if result["interrupted"]:
         return 130
+    if result["new_steps"] == 0:  # a resumed run that was already complete (the loop says so)
+        return 0
     m = result["metrics"]
     summary = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if isinstance(v, float))
     print(f"done: step {result['step']}, checkpoint {result['checkpoint']}; {summary}")

@@ -4,13 +4,22 @@ checkpoints, resume, Ctrl-C and DDP.
 `train(TrainConfig, NetConfig, train_set=None, eval_set=None)` is the Python entry point
 (handtrack-train and train/experiments call it). Data sets default to
 `train.data.open_dataset(config.data, ...)` (docs/contracts.md section 5).
+
+Resume is exact: last.pt always holds the state as of the end of a completed step (weights, BN
+buffers, optimizer, schedules, data position), so a stopped and resumed run ends where an
+uninterrupted one would. SIGINT / SIGTERM (Ctrl-C, `kill`, a scheduler's time limit) stop the
+run at the next step boundary; see StopRequest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
+import os
 import random
+import signal
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -78,18 +87,77 @@ class TrainConfig:
     noise2d: Noise2DConfig = field(default_factory=Noise2DConfig)  # s4-2d: 2D input noise
 
     def check(self) -> None:
+        """Every option in range (ConfigError naming the option and a valid value), before
+        anything is opened or written."""
         get_strategy_or_fail(self.strategy)
-        if self.steps <= 0 or self.batch_size <= 0:
-            raise ConfigError(f"--steps and --batch-size must be positive, got {self.steps}, "
-                              f"{self.batch_size}")
-        if not 0.0 < self.labelled_fraction <= 100.0:
-            raise ConfigError(f"--labelled-fraction is a percentage in (0, 100], got "
-                              f"{self.labelled_fraction}")
-        if self.lr <= 0 or self.beta_start <= 0 or self.beta_end <= 0:
-            raise ConfigError("--lr, --beta-start and --beta-end must be positive")
-        if self.set_lr < 0 or (self.set_lr and not self.resume):
+        if not str(self.out).strip():
+            raise ConfigError("--out is empty; pass a run folder, e.g. --out runs/s4")
+        check_numbers({name: (getattr(self.noise2d, NOISE_FIELDS[name])
+                              if name in NOISE_FIELDS else getattr(self, name))
+                       for name, *_ in NUMERIC_OPTIONS})
+        if self.set_lr and not self.resume:
             raise ConfigError("--set-lr changes the learning rate of a resumed run: give a "
                               "positive value together with --resume (a new run uses --lr)")
+
+
+# (TrainConfig field, low, high, whole number): low / high as (bound, inclusive), None = open.
+NUMERIC_OPTIONS = (
+    ("steps", (1, True), None, True),
+    ("batch_size", (1, True), None, True),
+    ("lr", (0.0, False), None, False),
+    ("lr_drops", (0, True), None, True),
+    ("plateau_every", (1, True), None, True),
+    ("plateau_patience", (1, True), None, True),
+    ("beta_start", (0.0, False), None, False),
+    ("beta_end", (0.0, False), None, False),
+    ("beta_anneal_steps", (0, True), None, True),
+    ("beta_prime", (0.0, True), None, False),
+    ("lambda_heat", (0.0, True), None, False),
+    ("lambda_cloud", (0.0, True), None, False),
+    ("labelled_fraction", (0.0, False), (100.0, True), False),
+    ("seed", (0, True), (2**32 - 1, True), True),
+    ("workers", (0, True), None, True),
+    ("set_lr", (0.0, True), None, False),
+    ("log_every", (1, True), None, True),
+    ("eval_every", (0, True), None, True),
+    ("eval_samples", (0, True), None, True),
+    ("ckpt_every", (1, True), None, True),
+    ("noise_jitter", (0.0, True), None, False),
+    ("noise_drop", (0.0, True), (1.0, True), False),
+    ("noise_swap", (0.0, True), (1.0, True), False),
+    ("noise_offset", (0.0, True), None, False),
+    ("noise_scale", (0.0, True), None, False),
+)
+NOISE_FIELDS = {"noise_jitter": "jitter", "noise_drop": "drop_prob", "noise_swap": "swap_prob",
+                "noise_offset": "offset", "noise_scale": "scale"}
+
+
+def check_numbers(values: dict) -> None:
+    """ConfigError naming the option (`--lr`) unless each value {NUMERIC_OPTIONS name: value}
+    is in range; the message suggests the default."""
+    d, z = TrainConfig(), Noise2DConfig()
+    for name, low, high, whole in NUMERIC_OPTIONS:
+        if name in values:
+            default = getattr(z, NOISE_FIELDS[name]) if name in NOISE_FIELDS else getattr(d, name)
+            check_number("--" + name.replace("_", "-"), values[name], low, high, whole, default)
+
+
+def check_number(flag: str, value, low: tuple | None, high: tuple | None, whole: bool,
+                 default) -> None:
+    """ConfigError unless value is a finite number (an int when `whole`) within the bounds."""
+    lo = "" if low is None else f"{'>=' if low[1] else '>'} {low[0]:g}"
+    hi = "" if high is None else f"{'<=' if high[1] else '<'} {high[0]:g}"
+    bounds = " and ".join(b for b in (lo, hi) if b)
+    want = f"{'a whole number' if whole else 'a finite number'} {bounds}".strip()
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (isinstance(value, int) if whole else math.isfinite(value))
+    if ok and low is not None:
+        ok = value >= low[0] if low[1] else value > low[0]
+    if ok and high is not None:
+        ok = value <= high[0] if high[1] else value < high[0]
+    if not ok:
+        raise ConfigError(f"{flag} must be {want}, got {value!r}; pass e.g. {flag} {default:g} "
+                          "(the default)")
 
 
 def get_strategy_or_fail(name: str):
@@ -116,6 +184,7 @@ class Plateau:
     best: float = float("inf")
     bad: int = 0
     drops: int = 0
+    window: list[float] = field(default_factory=list)  # training losses since the last check
 
     def step(self, value: float, optimizer: torch.optim.Optimizer) -> bool:
         if value < self.best * 0.99:
@@ -204,24 +273,91 @@ def _to(batch: dict, device: str) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
+class StopRequest:
+    """SIGINT / SIGTERM handling while training (handlers set in the main thread only).
+
+    Before the first step a signal raises KeyboardInterrupt at once (nothing to save). Inside
+    the loop the first signal only sets `signum`; the loop stops at the next step boundary and
+    saves that step. A second signal raises KeyboardInterrupt at once (the loop then saves the
+    last completed step), except inside a commit (optimizer step and counters, the final save),
+    which always finishes. SIGINT too because a shell starts background jobs with SIGINT
+    ignored, where Python would never raise KeyboardInterrupt."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.deferring = False  # in the loop: the first signal waits for the step boundary
+        self.committing = False  # a signal never cuts this section
+
+    def handle(self, signum: int, frame) -> None:
+        first = self.signum is None
+        self.signum = signum
+        if self.committing or (self.deferring and first):
+            return
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    @contextlib.contextmanager
+    def commit(self):
+        self.committing = True
+        try:
+            yield
+        finally:
+            self.committing = False
+
+    @contextlib.contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        old = {s: signal.signal(s, self.handle) for s in self.SIGNALS}
+        try:
+            yield self
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """ConfigError unless out_dir is a folder, or can be made one, that this user can write."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is a file, not a folder; pass a folder for the run's "
+                          "checkpoints and logs (new, or an earlier run's to --resume it)")
+    base = out_dir
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise ConfigError(f"--out {out_dir}: {base} is a file, so no folder can be made there; "
+                          "choose another --out")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out_dir}: {base} is not writable; choose a writable --out "
+                          "or fix the folder's permissions")
+
+
 def train(cfg: TrainConfig, net: NetConfig, train_set: Dataset | None = None,
           eval_set: Dataset | None = None) -> dict:
     """Train one strategy. Returns {"model": CrossModalVAE (unwrapped), "metrics": dict,
-    "checkpoint": Path, "step": int, "interrupted": bool}.
+    "checkpoint": Path, "step": int, "new_steps": int (trained by this call),
+    "interrupted": bool}.
 
-    Raises ConfigError (one line, with the fix) for user-caused problems, before any step."""
+    Raises ConfigError (one line, with the fix) for user-caused problems, before any step.
+    SIGINT / SIGTERM stop the run and save it (see StopRequest); a signal before the first
+    step raises KeyboardInterrupt."""
     cfg.check()
     strategy = get_strategy_or_fail(cfg.strategy)
     out_dir = Path(cfg.out)
+    check_out_dir(out_dir)
     ckpt_path = out_dir / LAST
-    info = ddp.setup(cfg.device)
-    try:
-        return _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info)
-    finally:
-        ddp.cleanup(info)
+    with StopRequest().installed() as stop:
+        info = ddp.setup(cfg.device)
+        try:
+            return _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info,
+                          stop)
+        finally:
+            ddp.cleanup(info)
 
 
-def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) -> dict:
+def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info, stop) -> dict:
     ckpt = None
     if ckpt_path.exists() and not cfg.resume:
         raise ConfigError(f"{ckpt_path} exists; pass --resume to continue that run or choose "
@@ -232,6 +368,20 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
                               "--resume to start")
         ckpt = read_checkpoint(ckpt_path)
         check_resume(ckpt, ckpt_path, cfg, net)
+        done = int(ckpt["step"])
+        if done > cfg.steps:
+            raise ConfigError(f"the run in {out_dir} already completed {done} steps; --steps "
+                              f"{cfg.steps} asks for fewer; pass --steps N with N > {done} to "
+                              "continue it")
+        if done == cfg.steps:
+            if info.is_main:
+                print(f"nothing to do: the run in {out_dir} already completed {done} steps "
+                      f"(--steps {cfg.steps}); pass --steps N with N > {done} to continue it")
+            torch.manual_seed(cfg.seed)
+            model = CrossModalVAE(net, strategy)
+            model.load_state_dict(ckpt["state_dict"])
+            return {"model": model, "metrics": dict(ckpt["metrics"]), "checkpoint": ckpt_path,
+                    "step": done, "new_steps": 0, "interrupted": False}
     if train_set is None:
         train_set, opened_eval = open_sets(cfg, net)
         eval_set = eval_set if eval_set is not None else opened_eval
@@ -258,6 +408,7 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     plateau = Plateau(patience=cfg.plateau_patience, max_drops=cfg.lr_drops)
     state = RunState()
+    sums: dict[str, float] = {}  # loss terms summed since the last log row
     if ckpt is not None:
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -268,6 +419,8 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
         state = RunState(step=int(ckpt["step"]), epoch=int(ckpt.get("epoch", 0)),
                          batch_in_epoch=int(ckpt.get("batch_in_epoch", 0)),
                          metrics=dict(ckpt["metrics"]))
+        sums = dict(ckpt.get("log_sums", {}))
+    start_step = state.step
     wrapped = (DistributedDataParallel(model, device_ids=[info.local_rank]
                                        if info.device.startswith("cuda") else None)
                if info.distributed else model)
@@ -283,7 +436,7 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
             out_dir / tag, strategy=strategy.name, config=net, data=data_meta,
             state_dict=model.state_dict(), metrics=state.metrics, train=asdict(cfg),
             optimizer=optimizer.state_dict(), plateau=asdict(plateau), step=state.step,
-            epoch=state.epoch, batch_in_epoch=state.batch_in_epoch)
+            epoch=state.epoch, batch_in_epoch=state.batch_in_epoch, log_sums=dict(sums))
 
     def run_eval() -> None:
         if eval_set is None or not info.is_main:
@@ -298,24 +451,39 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
                 writer.add_scalar(f"eval/{k}", v, state.step)
         _append_csv(out_dir / "eval.csv", {"step": state.step, **summary})
 
+    def stop_requested() -> bool:
+        """The same answer on every rank (a signal may reach the ranks at different steps)."""
+        if not info.distributed:
+            return stop.signum is not None
+        flag = torch.tensor(float(stop.signum is not None), device=info.device)
+        return float(ddp.all_reduce_mean(flag, info)) > 0
+
     writer = None
     if info.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if ckpt is not None:  # rows a killed run logged after its last checkpoint are redone
-            for name in ("log.csv", "eval.csv"):
-                drop_csv_rows_after(out_dir / name, state.step)
-        from torch.utils.tensorboard import SummaryWriter
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            if ckpt is not None:  # rows a killed run logged after its last checkpoint are redone
+                for name in ("log.csv", "eval.csv"):
+                    drop_csv_rows_after(out_dir / name, state.step)
+            from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(out_dir / "tb"))
+            writer = SummaryWriter(str(out_dir / "tb"))
+        except OSError as e:
+            raise ConfigError(f"cannot write the run folder --out {out_dir} ({e.strerror or e}); "
+                              "choose a writable --out") from None
     weights = LossWeights(beta_prime=cfg.beta_prime, lambda_heat=cfg.lambda_heat,
                           lambda_cloud=cfg.lambda_cloud)
-    sums: dict[str, float] = {}
-    window: list[float] = []
+    # BN running statistics change in the forward pass: a step cut short puts them back, so a
+    # checkpoint never holds half a step.
+    buffers = list(model.buffers())
+    before_step = [b.detach().clone() for b in buffers]
+    in_step = False
     interrupted = False
     bar = tqdm(total=cfg.steps, initial=state.step, desc=f"train {strategy.name}",
                disable=not (cfg.progress and info.is_main), dynamic_ncols=True)
+    stop.deferring = True
     try:
-        while state.step < cfg.steps:
+        while state.step < cfg.steps and not interrupted:
             batches = epoch_batches(n, cfg.batch_size, cfg.seed, state.epoch, info.rank,
                                     info.world_size)
             if not batches:
@@ -325,6 +493,12 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
                                 num_workers=cfg.workers, worker_init_fn=_seed_worker,
                                 generator=g, pin_memory=info.device.startswith("cuda"))
             for batch in loader:
+                if stop_requested():
+                    interrupted = True
+                    break
+                for saved, b in zip(before_step, buffers):
+                    saved.copy_(b)
+                in_step = True
                 batch = _to(batch, info.device)
                 weights.beta = beta_at(cfg, state.step)
                 # Sampling noise fixed by (seed, rank, step): a resumed run repeats it exactly.
@@ -343,31 +517,13 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
                         f"(now {optimizer.param_groups[0]['lr']:g}) or check the data")
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()
-                optimizer.step()
-                state.step += 1
-                state.batch_in_epoch += 1
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
-                window.append(float(total.detach()))
-                bar.update(1)
-                if state.step % cfg.log_every == 0 or state.step == cfg.steps:
-                    count = (state.step - 1) % cfg.log_every + 1
-                    row = {"step": state.step, "lr": optimizer.param_groups[0]["lr"],
-                           "beta": weights.beta, **{k: v / count for k, v in sums.items()}}
-                    sums.clear()
-                    state.metrics["train_total"] = row["total"]
-                    if info.is_main:
-                        bar.set_postfix(loss=f"{row['total']:.4g}", lr=f"{row['lr']:.1e}")
-                        _append_csv(out_dir / "log.csv", row)
-                        for k, v in row.items():
-                            if k != "step":
-                                writer.add_scalar(f"train/{k}", v, state.step)
-                if state.step % cfg.plateau_every == 0:
-                    mean = ddp.all_reduce_mean(torch.tensor(float(np.mean(window))), info)
-                    window.clear()
-                    if plateau.step(float(mean), optimizer) and info.is_main:
-                        bar.write(f"step {state.step}: loss plateau, lr -> "
-                                  f"{optimizer.param_groups[0]['lr']:.1e}")
+                with stop.commit():  # the step and its bookkeeping, never cut in half
+                    optimizer.step()
+                    state.step += 1
+                    state.batch_in_epoch += 1
+                    in_step = False
+                    _after_step(cfg, state, terms, sums, plateau, optimizer, weights, info,
+                                writer, bar, out_dir)
                 if cfg.eval_every and state.step % cfg.eval_every == 0 and state.step < cfg.steps:
                     run_eval()
                     ddp.barrier(info)
@@ -380,19 +536,56 @@ def _train(cfg, net, strategy, train_set, eval_set, out_dir, ckpt_path, info) ->
                 state.batch_in_epoch = 0
     except KeyboardInterrupt:
         interrupted = True
+        if in_step:  # cut inside a step: back to the state after the last completed one
+            for saved, b in zip(before_step, buffers):
+                b.copy_(saved)
+    stop.deferring = False
+    interrupted = interrupted or stop.signum is not None  # a signal in the last step: no eval
     bar.close()
     if not interrupted:
-        run_eval()
+        try:
+            run_eval()
+        except KeyboardInterrupt:
+            interrupted = True
     path = out_dir / LAST
-    if info.is_main:
-        save()
-        if interrupted:
-            print(f"interrupted at step {state.step}: checkpoint saved to {path}; continue "
-                  "with the same command and --resume")
-        writer.close()
+    with stop.commit():
+        if info.is_main:
+            save()
+            if interrupted:
+                print(f"interrupted at step {state.step}: checkpoint saved to {path}; continue "
+                      "with the same command and --resume")
+            writer.close()
     ddp.barrier(info)
     return {"model": model, "metrics": dict(state.metrics), "checkpoint": path,
-            "step": state.step, "interrupted": interrupted}
+            "step": state.step, "new_steps": state.step - start_step, "interrupted": interrupted}
+
+
+def _after_step(cfg, state, terms, sums, plateau, optimizer, weights, info, writer, bar,
+                out_dir) -> None:
+    """The bookkeeping of a completed step: loss sums, the log row, the plateau check."""
+    for k, v in terms.items():
+        sums[k] = sums.get(k, 0.0) + float(v.detach())
+    plateau.window.append(float(terms["total"].detach()))
+    bar.update(1)
+    if state.step % cfg.log_every == 0 or state.step == cfg.steps:
+        count = (state.step - 1) % cfg.log_every + 1
+        row = {"step": state.step, "lr": optimizer.param_groups[0]["lr"],
+               "beta": weights.beta, **{k: v / count for k, v in sums.items()}}
+        sums.clear()
+        state.metrics["train_total"] = row["total"]
+        if info.is_main:
+            bar.set_postfix(loss=f"{row['total']:.4g}", lr=f"{row['lr']:.1e}")
+            _append_csv(out_dir / "log.csv", row)
+            for k, v in row.items():
+                if k != "step":
+                    writer.add_scalar(f"train/{k}", v, state.step)
+    if state.step % cfg.plateau_every == 0:
+        mean = ddp.all_reduce_mean(
+            torch.tensor(float(np.mean(plateau.window)), device=info.device), info)
+        plateau.window.clear()
+        if plateau.step(float(mean), optimizer) and info.is_main:
+            bar.write(f"step {state.step}: loss plateau, lr -> "
+                      f"{optimizer.param_groups[0]['lr']:.1e}")
 
 
 def _append_csv(path: Path, row: dict) -> None:

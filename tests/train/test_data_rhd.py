@@ -177,3 +177,69 @@ def test_choose_hand_never_picks_an_absent_hand_slot():
     xyz = np.zeros((42, 3))
     xyz[21:] = 0.5
     assert choose_hand(mask, uv_vis, xyz) == RIGHT
+
+
+class _Hostile:
+    """Unpickling this runs `action(*args)`, e.g. os.system('touch X') or open(X, 'w')."""
+
+    def __init__(self, action, *args):
+        self.action, self.args = action, args
+
+    def __reduce__(self):
+        return self.action, self.args
+
+
+def _hostile_actions(victim):
+    import builtins
+    import os
+    import pathlib
+
+    return {"os.system": (os.system, f"touch {victim}"), "builtins.open": (builtins.open,
+            str(victim), "w"), "pathlib.touch": (pathlib.Path.touch, pathlib.Path(victim))}
+
+
+@pytest.mark.parametrize("action", ["os.system", "builtins.open", "pathlib.touch"])
+def test_hostile_annotation_pickle_runs_nothing(copy_root, tmp_path, action):
+    victim = tmp_path / "pwned"
+    path = rhd_format.anno_path(copy_root, "training")
+    with open(path, "rb") as fh:
+        annos = pickle.load(fh)
+    annos[1]["K"] = _Hostile(*_hostile_actions(victim)[action])  # hidden inside an entry
+    with open(path, "wb") as fh:
+        pickle.dump(annos, fh, protocol=2)
+    with pytest.raises(rhd_format.UnsafePickleError, match=r"refusing to load .*anno_training"):
+        open_dataset(f"rhd:{copy_root}", "training", SampleConfig())
+    assert not victim.exists()
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_annotation_pickles_of_every_protocol_still_load(copy_root, protocol):
+    """Arrays, numpy scalars and bytes pickle through numpy/_codecs globals, which are allowed."""
+    path = rhd_format.anno_path(copy_root, "training")
+    annos = rhd_format.load_annotations(path)
+    with open(path, "wb") as fh:
+        pickle.dump({k: {**v, "extra": (np.float32(1.5), b"\xff", [np.int64(2)])}
+                     for k, v in annos.items()}, fh, protocol=protocol)
+    back = rhd_format.load_annotations(path)
+    assert back.keys() == annos.keys()
+    for k in annos:
+        for key in ("xyz", "uv_vis", "K"):
+            np.testing.assert_array_equal(back[k][key], annos[k][key])
+    assert len(open_dataset(f"rhd:{copy_root}", "training", SampleConfig(crop_size=32))) == N
+
+
+def test_cli_refuses_a_hostile_annotation_pickle(copy_root, tmp_path, capsys):
+    from train.cli_train import main as train_main
+
+    victim = tmp_path / "pwned"
+    path = rhd_format.anno_path(copy_root, "training")
+    with open(path, "wb") as fh:
+        pickle.dump({0: _Hostile(*_hostile_actions(victim)["os.system"])}, fh)
+    out = tmp_path / "run"
+    code = train_main(["--strategy", "s1", "--data", f"rhd:{copy_root}", "--out", str(out),
+                       "--no-progress", "--device", "cpu", "--crop-size", "32", "--steps", "1",
+                       "--batch-size", "2", "--workers", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "posix.system" in err and "refusing to load" in err
+    assert not victim.exists() and not out.exists()

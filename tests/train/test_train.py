@@ -7,6 +7,7 @@ from model.checkpoint import load_inference, read_checkpoint
 from model.net_config import NetConfig
 from tests.train.fakes import FakeHandDataset, single_thread
 from train.cli_train import main as train_main
+from train.evaluate import inference_net_from
 from train.loop import ConfigError, Plateau, TrainConfig, beta_at, epoch_batches, train
 
 TINY = NetConfig(crop_size=32, cloud_points=32, heatmap_size=8, fold_hidden=32,
@@ -49,15 +50,88 @@ def test_train_writes_checkpoint_logs_and_metrics(tmp_path):
     assert pose.shape == (1, 21, 3) and cloud.shape == (1, 32, 3)
 
 
-def test_resume_continues_exactly(tmp_path):
-    # The annealing length is fixed, else it would follow --steps (which the resume extends).
-    kw = dict(beta_anneal_steps=10)
-    straight = train(_cfg(tmp_path, "a", steps=4, **kw), TINY, _data())["model"].state_dict()
-    train(_cfg(tmp_path, "b", steps=2, **kw), TINY, _data())
-    resumed = train(_cfg(tmp_path, "b", steps=4, resume=True, **kw), TINY, _data())
-    assert resumed["step"] == 4
-    for k, v in straight.items():
-        torch.testing.assert_close(resumed["model"].state_dict()[k], v, msg=k)
+def _assert_same_state(a: dict, b: dict, where: str) -> None:
+    """Two state dicts (nested: optimizer state) hold the same keys and values: integer
+    tensors (BN num_batches_tracked) exactly, float tensors to float32 round-off."""
+    assert a.keys() == b.keys(), where
+    for k in a:
+        if isinstance(a[k], dict):
+            _assert_same_state(a[k], b[k], f"{where}.{k}")
+        elif isinstance(a[k], torch.Tensor):
+            torch.testing.assert_close(b[k], a[k], rtol=1e-6, atol=1e-7, msg=f"{where}.{k}")
+        else:
+            assert b[k] == a[k], f"{where}.{k}"
+
+
+def _interrupt_after_forward(monkeypatch, at_call: int, how: str):
+    """Interrupt step `at_call` (0-based) after its forward pass, when BN running statistics
+    are already updated: `raise` a KeyboardInterrupt there, or send this process a SIGINT."""
+    import os
+    import signal
+
+    import train.loop as loop
+
+    calls = {"n": 0}
+    real = loop.compute_loss
+
+    def compute_loss(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == at_call + 1:
+            if how == "raise":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(loop, "compute_loss", compute_loss)
+
+
+# The annealing length is fixed, else it would follow --steps (which the resume extends).
+RESUME_KW = dict(beta_anneal_steps=10, batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def straight_16(tmp_path_factory):
+    """A run of 16 steps without a stop (shared by the resume tests)."""
+    with single_thread():
+        return train(_cfg(tmp_path_factory.mktemp("straight"), "a", steps=16, **RESUME_KW), TINY,
+                     _data(8))
+
+
+@pytest.mark.parametrize("how", ["stop", "raise", "signal"])
+def test_resume_continues_exactly(tmp_path, monkeypatch, straight_16, how):
+    """A run stopped after 7 steps (a finished --steps 7 run, a KeyboardInterrupt raised in step
+    8 after its forward pass, or a SIGINT arriving there) and resumed to 16 steps ends in the
+    state of a run that went straight to 16: parameters, BN buffers, optimizer, eval outputs.
+    Same process, seed and thread count, so the two agree to float32 round-off."""
+    kw, data, straight = RESUME_KW, _data(8), straight_16
+    with monkeypatch.context() as m:
+        if how == "stop":
+            first = train(_cfg(tmp_path, "b", steps=7, **kw), TINY, data)
+        else:
+            _interrupt_after_forward(m, 7, how)
+            first = train(_cfg(tmp_path, "b", steps=16, **kw), TINY, data)
+            assert first["interrupted"]
+    # a signal lets the step finish; an exception inside it drops the step
+    assert first["step"] == (8 if how == "signal" else 7)
+    assert read_checkpoint(first["checkpoint"])["step"] == first["step"]
+    resumed = train(_cfg(tmp_path, "b", steps=16, resume=True, **kw), TINY, data)
+    assert resumed["step"] == 16 and not resumed["interrupted"]
+    a, b = (read_checkpoint(r["checkpoint"]) for r in (straight, resumed))
+    _assert_same_state(a["state_dict"], b["state_dict"], "state_dict")
+    _assert_same_state(a["optimizer"], b["optimizer"], "optimizer")
+    assert a["plateau"] == b["plateau"] and a["epoch"] == b["epoch"]
+    assert a["batch_in_epoch"] == b["batch_in_epoch"]
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    outs = []
+    for r in (straight, resumed):
+        with torch.no_grad():
+            outs.append(inference_net_from(r["model"])(x))
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-6, atol=1e-7)
+    rows = [list(csv.DictReader(open(r["checkpoint"].parent / "log.csv")))
+            for r in (straight, resumed)]
+    assert [r["step"] for r in rows[1]] == [str(i) for i in range(1, 17)]
+    for ra, rb in zip(*rows):
+        assert float(rb["total"]) == pytest.approx(float(ra["total"]), rel=1e-5), ra["step"]
 
 
 def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
@@ -136,3 +210,126 @@ def test_schedules_and_data_order():
     p = Plateau(patience=2, max_drops=2)
     drops = [p.step(v, opt) for v in [5, 4, 4, 4, 4, 4, 4, 4, 4, 4]]
     assert sum(drops) == 2 and opt.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def _cli(capsys, *args) -> tuple[int, str, str]:
+    try:
+        code = train_main(["--no-progress", "--device", "cpu", "--workers", "0", *args])
+    except SystemExit as e:  # argparse
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_error_line(code: int, err: str) -> bool:
+    return code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--lr", "nan"], "--lr"), (["--lr", "inf"], "--lr"), (["--lr", "0"], "--lr"),
+    (["--lr=-1e-4"], "--lr"), (["--batch-size", "0"], "--batch-size"),
+    (["--steps", "0"], "--steps"), (["--steps", "-5"], "--steps"),
+    (["--lr-drops", "-1"], "--lr-drops"), (["--plateau-every", "0"], "--plateau-every"),
+    (["--plateau-patience", "0"], "--plateau-patience"),
+    (["--beta-start", "nan"], "--beta-start"), (["--beta-end", "0"], "--beta-end"),
+    (["--beta-anneal-steps", "-1"], "--beta-anneal-steps"),
+    (["--beta-prime", "inf"], "--beta-prime"), (["--lambda-heat", "-1"], "--lambda-heat"),
+    (["--lambda-cloud", "nan"], "--lambda-cloud"),
+    (["--labelled-fraction", "0"], "--labelled-fraction"),
+    (["--labelled-fraction", "101"], "--labelled-fraction"),
+    (["--labelled-fraction", "nan"], "--labelled-fraction"), (["--seed", "-1"], "--seed"),
+    (["--workers", "-1"], "--workers"), (["--set-lr", "nan", "--resume"], "--set-lr"),
+    (["--set-lr", "-1", "--resume"], "--set-lr"), (["--log-every", "0"], "--log-every"),
+    (["--eval-every", "-1"], "--eval-every"), (["--eval-samples", "-1"], "--eval-samples"),
+    (["--ckpt-every", "0"], "--ckpt-every"), (["--noise-jitter", "nan"], "--noise-jitter"),
+    (["--noise-drop", "1.5"], "--noise-drop"), (["--noise-swap", "-0.1"], "--noise-swap"),
+    (["--noise-offset", "-1"], "--noise-offset"), (["--noise-scale", "inf"], "--noise-scale"),
+    (["--batch-size", "abc"], "--batch-size"),
+])
+def test_bad_numbers_are_one_error_line_before_anything_is_opened(tmp_path, capsys, args, flag):
+    out = tmp_path / "o"
+    code, _, err = _cli(capsys, "--strategy", "s1", "--data", f"synth:{tmp_path}/missing",
+                        "--out", str(out), *args)
+    assert _one_error_line(code, err), err
+    assert flag in err and "missing" not in err and not out.exists()
+
+
+def test_usage_errors_are_one_line(capsys):
+    code, _, err = _cli(capsys, "--data", "synth:x")
+    assert _one_error_line(code, err) and "--strategy" in err and "--help" in err
+
+
+def test_out_that_is_a_file_or_not_writable(tmp_path, capsys, monkeypatch):
+    data = ["--strategy", "s1", "--data", f"synth:{tmp_path}/missing"]
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out in (afile, afile / "sub"):
+        code, _, err = _cli(capsys, *data, "--out", str(out))
+        assert _one_error_line(code, err) and "is a file" in err and "--out" in err, err
+    assert afile.read_text() == "x"
+    code, _, err = _cli(capsys, *data, "--out", "")
+    assert _one_error_line(code, err) and "--out is empty" in err
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    with monkeypatch.context() as m:  # root may write anywhere: pretend not to be root
+        import os
+
+        real = os.access
+        m.setattr(os, "access", lambda p, mode: False if p == ro else real(p, mode))
+        code, _, err = _cli(capsys, *data, "--out", str(ro / "run"))
+    assert _one_error_line(code, err) and "not writable" in err and str(ro) in err, err
+    # a folder that cannot be made although it looked writable (e.g. a read-only mount)
+    with monkeypatch.context() as m:
+        def no_mkdir(self, *a, **k):
+            raise PermissionError(13, "Permission denied", str(self))
+
+        m.setattr("train.loop.Path.mkdir", no_mkdir)
+        with pytest.raises(ConfigError, match="cannot write the run folder .*Permission denied"):
+            train(_cfg(tmp_path, "ro/run2"), TINY, _data())
+    assert not (ro / "run").exists() and not (ro / "run2").exists()
+
+
+def test_resume_with_no_more_steps_to_do(tmp_path, capsys):
+    net = NetConfig(crop_size=32, cloud_points=32, heatmap_size=8)  # the CLI's other defaults
+    train(_cfg(tmp_path, "b", steps=3, strategy="s1"), net, _data())
+    last = tmp_path / "b" / "last.pt"
+    stamp = last.stat().st_mtime_ns
+    capsys.readouterr()
+    with pytest.raises(ConfigError, match="already completed 3 steps; --steps 2 asks for fewer; "
+                                          "pass --steps N with N > 3"):
+        train(_cfg(tmp_path, "b", steps=2, resume=True, strategy="s1"), net, _data())
+    res = train(_cfg(tmp_path, "b", steps=3, resume=True, strategy="s1"), net, _data())
+    assert res["step"] == 3 and res["new_steps"] == 0 and not res["interrupted"]
+    assert "nothing to do" in capsys.readouterr().out
+    assert last.stat().st_mtime_ns == stamp
+    cli = ["--strategy", "s1", "--data", f"synth:{tmp_path}/missing", "--out",
+           str(tmp_path / "b"), "--resume", "--crop-size", "32", "--cloud-points", "32",
+           "--heatmap-size", "8"]
+    code, _, err = _cli(capsys, *cli, "--steps", "1")
+    assert _one_error_line(code, err) and "already completed 3 steps" in err, err
+    code, out, err = _cli(capsys, *cli, "--steps", "3")
+    assert code == 0 and out.startswith("nothing to do") and not err
+    assert last.stat().st_mtime_ns == stamp
+
+
+def test_stop_request_defers_the_first_signal_and_never_cuts_a_commit():
+    import signal
+
+    from train.loop import StopRequest
+
+    stop = StopRequest()
+    with pytest.raises(KeyboardInterrupt):  # before the loop: nothing to save, stop at once
+        stop.handle(signal.SIGTERM, None)
+    stop = StopRequest()
+    stop.deferring = True
+    stop.handle(signal.SIGINT, None)  # in the loop: wait for the step boundary
+    assert stop.signum == signal.SIGINT
+    with stop.commit():
+        stop.handle(signal.SIGINT, None)  # a second one inside a commit waits too
+    with pytest.raises(KeyboardInterrupt):  # a second one elsewhere stops at once
+        stop.handle(signal.SIGINT, None)
+    before = signal.getsignal(signal.SIGTERM)
+    with stop.installed():
+        assert signal.getsignal(signal.SIGTERM) == stop.handle
+    assert signal.getsignal(signal.SIGTERM) is before

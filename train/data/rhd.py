@@ -45,7 +45,8 @@ def hand_mask(mask: np.ndarray, side: int) -> np.ndarray:
 
 class RHDDataset(HandDataset):
     """RHD_published_v2-style folder: ROOT/{split}/{color,depth,mask}/%05d.png and
-    ROOT/{split}/anno_{split}.pickle (a pickle: load only files you trust)."""
+    ROOT/{split}/anno_{split}.pickle (read by rhd_format.AnnotationUnpickler, which
+    builds numpy arrays and plain data only)."""
 
     has_depth = True
 

@@ -7,11 +7,15 @@ Keypoints 0-20 are the left hand, 21-41 the right hand, each in RHD order (model
 Depth PNG: 8-bit RGB, metres = (R * 256 + G) / 65535 * 5.0. Mask PNG: 0 background, 1 person,
 2-17 left hand parts, 18-33 right hand parts.
 
-Annotation files are Python pickles: unpickling can run code, so load only files you trust.
+Annotation files are Python pickles. They are read with AnnotationUnpickler, which builds only
+what RHD's files hold (dicts, lists, numbers, numpy arrays) and refuses every other class or
+function a pickle may name, so a hostile file cannot run code.
 """
 
 from __future__ import annotations
 
+import codecs
+import importlib
 import pickle
 from pathlib import Path
 
@@ -81,6 +85,55 @@ def read_mask_png(path: Path) -> np.ndarray:
     return img
 
 
+class UnsafePickleError(ValueError):
+    """An annotation pickle names a class or function that no RHD annotation file holds."""
+
+
+# The globals RHD-style pickles name, by protocol: numpy arrays (_reconstruct + ndarray + dtype,
+# or _frombuffer for protocol 5), numpy scalars, and bytes (_codecs.encode, protocols 0-2).
+# numpy 2 writes numpy._core where numpy 1 writes numpy.core. Dicts, lists, tuples, str and
+# numbers need no lookup.
+SAFE_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    *((f"numpy.{core}.multiarray", name) for core in ("core", "_core")
+      for name in ("_reconstruct", "scalar")),
+    *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")),
+})
+
+
+NUMPY_CORE = "numpy._core" if int(np.__version__.split(".")[0]) >= 2 else "numpy.core"
+
+
+def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
+    """_codecs.encode as pickle protocols 0-2 use it for bytes: latin-1 only (another codec
+    name could import a module)."""
+    if encoding != "latin1":
+        raise UnsafePickleError(f"it encodes bytes with {encoding!r}; pickle itself only uses "
+                                "'latin1'")
+    return codecs.encode(text, "latin1")
+
+
+class AnnotationUnpickler(pickle.Unpickler):
+    """An Unpickler that resolves only SAFE_GLOBALS; anything else raises UnsafePickleError
+    before it is imported or called."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in SAFE_GLOBALS:
+            raise UnsafePickleError(
+                f"it asks for {module}.{name}, which an RHD annotation file never holds (only "
+                f"dicts, lists, numbers and numpy arrays); the file is not a genuine RHD "
+                f"annotation and could run code")
+        if module == "_codecs":
+            return _latin1_encode
+        if module.startswith(("numpy.core.", "numpy._core.")):  # this numpy's spelling
+            module = NUMPY_CORE + module[module.index(".", len("numpy.")):]
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            raise UnsafePickleError(f"it asks for {module}.{name}, which this numpy "
+                                    f"({np.__version__}) does not provide") from None
+
+
 def split_dir(root: Path, split: str) -> Path:
     return Path(root) / split
 
@@ -114,14 +167,18 @@ def check_annotation(entry, sample_id, path: Path) -> dict[str, np.ndarray]:
 
 
 def load_annotations(path: Path) -> dict[int, dict[str, np.ndarray]]:
-    """Load and validate anno_{split}.pickle (a trusted file: pickles can run code)."""
+    """Load and validate anno_{split}.pickle with AnnotationUnpickler (a hostile pickle raises
+    UnsafePickleError and runs nothing)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"annotation file {path} not found; expected the RHD layout "
                                 f"ROOT/{{training,evaluation}}/anno_{{split}}.pickle")
     try:
         with open(path, "rb") as fh:
-            data = pickle.load(fh)
+            data = AnnotationUnpickler(fh).load()
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"refusing to load {path}: {exc}; re-download RHD_published_v2 "
+                                f"or regenerate the set with handtrack-synth") from None
     except Exception as exc:  # corrupt or truncated pickle
         raise ValueError(f"cannot unpickle {path} ({type(exc).__name__}: {exc}); the file is "
                          f"corrupt or not an RHD annotation pickle") from exc
