@@ -8,9 +8,12 @@ slowing the engine or queueing latency."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -227,10 +230,10 @@ class MainWindow(QMainWindow):
         if self.engine is None:
             return
         engine, self.engine = self.engine, None
-        for signal in (engine.worker.frame, engine.worker.message, engine.worker.failed,
-                       engine.worker.finished, engine.worker.sink_started,
-                       engine.worker.sink_failed):
-            signal.disconnect()
+        for qt_signal in (engine.worker.frame, engine.worker.message, engine.worker.failed,
+                          engine.worker.finished, engine.worker.sink_started,
+                          engine.worker.sink_failed):
+            qt_signal.disconnect()
         if not engine.stop():  # keep it referenced until it ends (closeEvent waits again)
             self._stopping.append(engine)
             self.show_problem("the engine did not stop within 5 s; it is left to finish in the "
@@ -494,4 +497,29 @@ def run_gui(engine_config=None, args=None) -> int:
     saved = load_panel_settings(open_settings(config))
     window = MainWindow(services, config, initial=panel_from_cli(saved, engine_config, args))
     window.show()
-    return app.exec()
+    with close_on_sigterm(window) as stopped:
+        status = app.exec()
+    return 128 + signal.SIGTERM if stopped.is_set() else status
+
+
+@contextmanager
+def close_on_sigterm(window: QMainWindow, poll_ms: int = 200):
+    """SIGTERM (timeout, systemd, docker) closes the window like its close button, so the
+    engine stops and a recording is flushed and closed. Python runs signal handlers only
+    between bytecodes, so an idle timer wakes the interpreter every poll_ms while Qt waits.
+    Yields an Event that is set when SIGTERM arrived."""
+    stopped = threading.Event()
+
+    def on_sigterm(signum, frame) -> None:
+        stopped.set()
+        QTimer.singleShot(0, window.close)
+
+    old = signal.signal(signal.SIGTERM, on_sigterm)
+    timer = QTimer()
+    timer.timeout.connect(lambda: None)
+    timer.start(poll_ms)
+    try:
+        yield stopped
+    finally:
+        timer.stop()
+        signal.signal(signal.SIGTERM, old)

@@ -294,6 +294,29 @@ def test_record_button_writes_a_session(qtbot, make_window, tmp_path):
     assert ids == sorted(ids) and all(len(f.hands) >= 1 for f in session.frames)
 
 
+def test_sigterm_closes_the_window_and_its_recording(qtbot, make_window, tmp_path):
+    """timeout / systemd / docker send SIGTERM: the window closes as by its close button, the
+    recording reads back complete."""
+    import signal
+
+    from app.gui.main_window import close_on_sigterm
+    from app.sinks import read_session
+
+    services = FakeServices()
+    window = make_window(services, PanelSettings(source="demo", record_dir=str(tmp_path / "rec")))
+    wait_frames(qtbot, window, 2)
+    window.panel.record_button.click()
+    session_dir = window.recording_dir
+    wait_frames(qtbot, window, 5)
+    with close_on_sigterm(window) as stopped:
+        os.kill(os.getpid(), signal.SIGTERM)
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
+    assert stopped.is_set()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+    session = read_session(session_dir, check_video=False)
+    assert session.meta["complete"] and len(session.frames) >= 3
+
+
 def test_keyboard_shortcuts(qtbot, make_window):
     services = FakeServices()
     window = make_window(services, demo(mirror=True))
