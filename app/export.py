@@ -20,16 +20,27 @@
   --batch crops (fused checkpoints: the same four inputs as the ONNX graph); built only where
   CUDA and torch-tensorrt exist (TensorRT engines are specific to the GPU they were built on, so
   build it on the machine that runs it).
-The app (`--backend auto`) loads what it finds next to the checkpoint.
+Both carry "weights_sha256", the hash of the checkpoint's weights (model/checkpoint.py), in the
+"handtrack" metadata entry / the sidecar: the app (`--backend auto`) loads what it finds next to
+the checkpoint only when that hash matches the checkpoint's.
+Every file is written to a temporary file in its folder and renamed over the old one once
+complete, so a failed export (disk full, Ctrl-C) leaves the previous file or none, never half a
+file.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import io
 import json
+import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -50,6 +61,57 @@ def _load(checkpoint: Path, with_cloud: bool):
 
 
 WEIGHT_MODES = ("auto", "fp32", "fp16")
+OPSETS = range(11, 21)  # what the TorchScript exporter writes for these networks (tested)
+
+
+def _where(flag: str | None) -> str:
+    """The fix for a folder one cannot write in."""
+    if flag:
+        return f"pass {flag} PATH in a writable folder"
+    return "copy the checkpoint to a writable folder and export it there"
+
+
+def _prepare_out(out: Path, what: str, flag: str | None, example: str) -> None:
+    """Refuse an output path that cannot be a file (a folder, or under a file) before the
+    export starts, and create its folder. flag: the option that sets the path (None: none
+    does); example: a file name to suggest. Raises EngineError with the fix."""
+    if out.is_dir():
+        fix = (f"pass a file path such as {out / example} to {flag}" if flag else
+               "move that folder away")
+        raise EngineError(f"the {what} path {out} is a folder; {fix}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        above = next((p for p in out.parents if p.exists() and not p.is_dir()), out.parent)
+        raise EngineError(f"cannot write the {what} {out}: {above} is a file, not a folder; "
+                          f"{_where(flag)}") from None
+    except OSError as e:
+        raise _write_error(out, what, e, flag) from None
+
+
+def _write_error(out: Path, what: str, e: OSError, flag: str | None) -> EngineError:
+    fix = _where(flag)
+    if e.errno == errno.ENOSPC:
+        fix = "free some space, or " + fix.replace("a writable folder", "a folder on another disk")
+    return EngineError(f"cannot write the {what} {out} ({e.strerror or type(e).__name__}); {fix}")
+
+
+def write_atomic(out: Path, write: Callable[[Path], None], what: str = "file",
+                 flag: str | None = None) -> Path:
+    """Call write(tmp) for a temporary path in out's folder (same suffix), then rename it over
+    out: a failure leaves out as it was and no temporary file. An OSError (no space, no
+    permission) becomes an EngineError with the fix (flag: the option that sets the path, if
+    any). Returns out."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp{out.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    except OSError as e:
+        raise _write_error(out, what, e, flag) from None
+    finally:
+        with contextlib.suppress(OSError):  # on a read-only disk even a missing file raises
+            tmp.unlink(missing_ok=True)
+    return out
 
 
 def store_weights_fp16(model, min_elements: int = 1024) -> int:
@@ -87,9 +149,9 @@ def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_clou
     import torch
 
     checkpoint = Path(checkpoint)
-    net, meta = _load(checkpoint, with_cloud)
     out = Path(out) if out is not None else onnx_path_of(checkpoint)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _prepare_out(out, "ONNX model", "--onnx-out", onnx_path_of(checkpoint).name)
+    net, meta = _load(checkpoint, with_cloud)
     S, M = int(meta["crop_size"]), int(meta["heatmap_size"])
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, S, S, generator=g)
@@ -101,23 +163,25 @@ def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_clou
         inputs = ["rgb", "heat", "heat_weight", "rgb_weight"]
     names = ["z_mu", "pose"] + (["cloud"] if with_cloud else [])
     axes = {n: {0: "batch"} for n in [*inputs, *names]}
+    buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(net, args, str(out), dynamo=False, input_names=inputs,
+        torch.onnx.export(net, args, buf, dynamo=False, input_names=inputs,
                           output_names=names, dynamic_axes=axes, opset_version=opset)
-    model = onnx.load(str(out))
+    model = onnx.load_from_string(buf.getvalue())
     info = {"crop_size": S, "strategy": meta["strategy"], "latent_dim": meta["latent_dim"],
             "cloud_points": meta["cloud_points"] if with_cloud else 0,
             "checkpoint": checkpoint.name, "metrics": meta["metrics"],
             "heatmap_size": M, "fused": len(inputs) > 1,
-            "heatmap_sigma_px": float(meta["data"].get("heatmap_sigma_px", 2.0))}
+            "heatmap_sigma_px": float(meta["data"].get("heatmap_sigma_px", 2.0)),
+            "weights_sha256": meta["weights_sha256"]}
     entry = model.metadata_props.add()
     entry.key, entry.value = "handtrack", json.dumps(info)
     if weights == "auto":
         weights = "fp16" if meta["fp16_weights"] else "fp32"
     if weights == "fp16":
         store_weights_fp16(model)
-    onnx.save(model, str(out))
+    write_atomic(out, lambda tmp: onnx.save(model, str(tmp)), "ONNX model", "--onnx-out")
 
     import onnxruntime as ort
 
@@ -142,8 +206,9 @@ def export_tensorrt(checkpoint: str | Path, out: str | Path | None = None,
     if not torch.cuda.is_available():
         raise EngineError("TensorRT export needs a CUDA GPU; this machine has none")
     checkpoint = Path(checkpoint)
-    net, meta = _load(checkpoint, with_cloud=False)
     out = Path(out) if out is not None else tensorrt_path_of(checkpoint)
+    _prepare_out(out, "TensorRT model", None, tensorrt_path_of(checkpoint).name)
+    net, meta = _load(checkpoint, with_cloud=False)
     S, M = int(meta["crop_size"]), int(meta["heatmap_size"])
     fused = bool(meta.get("has_heat_encoder"))
     net = net.cuda().eval()
@@ -153,22 +218,56 @@ def export_tensorrt(checkpoint: str | Path, out: str | Path | None = None,
                    torch.ones(batch, device="cuda"), torch.ones(batch, device="cuda")]
     trt_gm = torch_tensorrt.compile(net, ir="dynamo", arg_inputs=inputs,
                                     enabled_precisions={torch.float16})
-    torch_tensorrt.save(trt_gm, str(out), arg_inputs=inputs)
-    Path(str(out) + ".json").write_text(json.dumps(
-        {"crop_size": S, "batch": batch, "precision": "fp16", "strategy": meta["strategy"],
-         "checkpoint": checkpoint.name, "fused": fused, "heatmap_size": M,
-         "heatmap_sigma_px": float(meta["data"].get("heatmap_sigma_px", 2.0))}))
+    sidecar = {"crop_size": S, "batch": batch, "precision": "fp16", "strategy": meta["strategy"],
+               "checkpoint": checkpoint.name, "fused": fused, "heatmap_size": M,
+               "heatmap_sigma_px": float(meta["data"].get("heatmap_sigma_px", 2.0)),
+               "weights_sha256": meta["weights_sha256"]}
+    return write_tensorrt_artefact(
+        out, lambda tmp: torch_tensorrt.save(trt_gm, str(tmp), arg_inputs=inputs), sidecar)
+
+
+def write_tensorrt_artefact(out: Path, save: Callable[[Path], None], sidecar: dict) -> Path:
+    """Write the engine (save(path)) and then its JSON sidecar, each atomically: an interrupted
+    export leaves at worst the new engine beside the old sidecar, whose weights hash then no
+    longer matches the checkpoint (unless the weights are the same), so it is not used."""
+    write_atomic(out, save, "TensorRT model")
+    write_atomic(Path(str(out) + ".json"), lambda tmp: tmp.write_text(json.dumps(sidecar)),
+                 "TensorRT sidecar")
     return out
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one `error: ...` line (exit status 2), like the app's."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}; see {self.prog} --help\n")
+
+
+def _int_in(lo: int, hi: int, example: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [lo, hi], checked when the options are parsed."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = lo - 1
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {lo} to {hi}, got "
+                                             f"{text!r} (e.g. {example})")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="handtrack-export", description="Write NAME.onnx (and, on "
-                                "a CUDA machine with torch-tensorrt, NAME.trt.ep) next to a "
-                                "checkpoint, for the app's onnxruntime / tensorrt backends.")
+    p = _Parser(prog="handtrack-export", description="Write NAME.onnx (and, on a CUDA machine "
+                "with torch-tensorrt, NAME.trt.ep) next to a checkpoint, for the app's "
+                "onnxruntime / tensorrt backends.")
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="the .pt checkpoint")
     p.add_argument("--onnx-out", metavar="PATH", help="ONNX path (default: next to the .pt)")
     p.add_argument("--cloud", action="store_true", help="include the point-cloud output")
-    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--opset", type=_int_in(OPSETS[0], OPSETS[-1], 17), default=17,
+                   help=f"ONNX opset ({OPSETS[0]}-{OPSETS[-1]})")
     p.add_argument("--weights", choices=WEIGHT_MODES, default="auto",
                    help="storage of the weights: fp16 = half the file, float32 compute, "
                         "results within ~1e-4; auto = fp16 for an fp16 checkpoint (train.ship), "
@@ -176,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tensorrt", action=argparse.BooleanOptionalAction, default=None,
                    help="build the TensorRT artefact (default: when CUDA and torch-tensorrt "
                         "exist)")
-    p.add_argument("--batch", type=int, default=2, help="TensorRT batch (hands per pass)")
+    p.add_argument("--batch", type=_int_in(1, 64, 2), default=2,
+                   help="TensorRT batch (hands per pass, 1-64)")
     args = p.parse_args(argv)
     try:
         path, diff = export_onnx(args.checkpoint, args.onnx_out, args.cloud, args.opset,
@@ -197,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     except EngineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # nothing half-written is left (write_atomic)
+        return 130
     return 0
 
 

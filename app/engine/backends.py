@@ -15,13 +15,19 @@ or both. Without heat the result is the RGB expert's, as for every other model.
 - tensorrt: the torch-tensorrt ExportedProgram (.ep, fp16, batch max_batch) written by
   handtrack-export on a CUDA machine.
 
-Artefacts sit next to the checkpoint: NAME.pt, NAME.onnx, NAME.trt.ep.
+Artefacts sit next to the checkpoint: NAME.pt, NAME.onnx, NAME.trt.ep. Each carries the
+weights_sha256 of the checkpoint it was exported from (model/checkpoint.py; ONNX: the "handtrack"
+metadata entry, TensorRT: the JSON sidecar), checked against the checkpoint when it is opened:
+"auto" skips an artefact made from other weights (or one without the hash) with a warning, an
+explicit --backend onnxruntime / tensorrt refuses it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +41,8 @@ BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 @dataclass
 class BackendConfig:
     """kind: one of BACKENDS ("auto": tensorrt if its artefact and CUDA exist, else onnxruntime
-    if the .onnx exists, else torch). checkpoint: the .pt file (its .onnx / .trt.ep siblings are
+    if the .onnx exists, else torch; an artefact counts only if it was exported from the
+    checkpoint's weights). checkpoint: the .pt file (its .onnx / .trt.ep siblings are
     found from it); None = the bundled default (app.engine.DEFAULT_CHECKPOINT). device: "cpu",
     "cuda" or "auto" (torch backend). threads: CPU threads, 0 = automatic (onnxruntime: all
     cores; torch: half of them). max_batch: hands per forward
@@ -69,8 +76,41 @@ def tensorrt_path_of(checkpoint: Path) -> Path:
     return checkpoint.with_suffix(".trt.ep")
 
 
+def tensorrt_meta(ep_file: Path) -> dict:
+    """The JSON sidecar (NAME.trt.ep.json) of a TensorRT artefact; {} when missing or
+    unreadable."""
+    try:
+        meta = json.loads(Path(str(ep_file) + ".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def _threads(n: int) -> int:
     return n if n > 0 else max(1, os.cpu_count() or 1)
+
+
+class StaleArtefactError(EngineError):
+    """An exported artefact that was not made from the checkpoint's weights (or carries no
+    weights hash). reason: what is wrong; fix: how to fix it."""
+
+    def __init__(self, artefact: Path, found: str | None, checkpoint: Path, expected: str):
+        if not found:
+            self.reason = (f"{artefact} carries no weights hash (exported by an older "
+                           f"handtrack-export), so nothing shows it was made from {checkpoint}")
+        else:
+            self.reason = (f"{artefact} was exported from other weights than {checkpoint} "
+                           f"(weights hash {found[:12]}, checkpoint {expected[:12]})")
+        self.fix = f"re-export it with `handtrack-export --checkpoint {checkpoint}`"
+        super().__init__(f"{self.reason}; {self.fix}, or use --backend torch")
+
+
+def check_made_from(artefact: Path, found: str | None,
+                    made_from: tuple[Path, str] | None) -> None:
+    """Raise StaleArtefactError unless the artefact's weights hash `found` equals the
+    checkpoint's; made_from = (checkpoint, its weights_sha256), None = no check."""
+    if made_from is not None and found != made_from[1]:
+        raise StaleArtefactError(artefact, found, *made_from)
 
 
 class Backend:
@@ -83,6 +123,7 @@ class Backend:
     has_heat = False  # the model has the 2D-keypoint expert (takes heat maps)
     heatmap_size = 0  # M of its heat-map input
     heatmap_sigma_px = 2.0  # the Gaussian sigma it was trained with (heat-map pixels)
+    weights_sha256: str | None = None  # identity of the weights it runs (None: unknown)
 
     def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
               heat_weight: np.ndarray | None = None,
@@ -158,6 +199,7 @@ class TorchBackend(Backend):
         self.has_heat = bool(self.meta.get("has_heat_encoder"))
         self.heatmap_size = int(self.meta["heatmap_size"])
         self.heatmap_sigma_px = float(self.meta["data"].get("heatmap_sigma_px", 2.0))
+        self.weights_sha256 = self.meta["weights_sha256"]
 
     def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
               heat_weight: np.ndarray | None = None,
@@ -180,12 +222,13 @@ class TorchBackend(Backend):
 
 
 class OnnxBackend(Backend):
-    """ONNX Runtime on the CPU with full graph optimisation."""
+    """ONNX Runtime on the CPU with full graph optimisation. made_from = (checkpoint, its
+    weights_sha256): refuse (StaleArtefactError) a file exported from other weights."""
 
     name = "onnxruntime"
 
     def __init__(self, onnx_file: str | Path, threads: int = 0, with_cloud: bool = False,
-                 spin: bool = False):
+                 spin: bool = False, made_from: tuple[Path, str] | None = None):
         try:
             import onnxruntime as ort
         except ImportError as e:
@@ -209,7 +252,12 @@ class OnnxBackend(Backend):
             raise EngineError(f"ONNX model {path} cannot be loaded ({reason}); export it again "
                               "with handtrack-export") from None
         meta = self.session.get_modelmeta().custom_metadata_map
-        self.meta = json.loads(meta.get("handtrack", "{}"))
+        try:
+            self.meta = json.loads(meta.get("handtrack", "{}"))
+        except json.JSONDecodeError:
+            self.meta = {}
+        self.weights_sha256 = self.meta.get("weights_sha256")
+        check_made_from(path, self.weights_sha256, made_from)
         shape = self.session.get_inputs()[0].shape
         self.crop_size = int(self.meta.get("crop_size") or shape[-1])
         self._input = self.session.get_inputs()[0].name
@@ -240,11 +288,13 @@ class OnnxBackend(Backend):
 class TensorRTBackend(Backend):
     """torch-tensorrt ExportedProgram (fp16) on CUDA. The engine was built for a fixed batch of
     max_batch crops; smaller batches are padded. A fused artefact (sidecar "fused": true, from
-    an s4-2d checkpoint) takes the same four inputs as the fused ONNX graph."""
+    an s4-2d checkpoint) takes the same four inputs as the fused ONNX graph. made_from: as for
+    OnnxBackend, checked against the sidecar before the engine is loaded."""
 
     name = "tensorrt"
 
-    def __init__(self, ep_file: str | Path, max_batch: int = 2):
+    def __init__(self, ep_file: str | Path, max_batch: int = 2,
+                 made_from: tuple[Path, str] | None = None):
         try:
             import torch
             import torch_tensorrt
@@ -261,9 +311,10 @@ class TensorRTBackend(Backend):
                               f"{path.with_name(path.name.removesuffix('.trt.ep') + '.pt')}`")
         self._torch = torch
         self.device = "cuda"
+        self.meta = tensorrt_meta(path)
+        self.weights_sha256 = self.meta.get("weights_sha256")
+        check_made_from(path, self.weights_sha256, made_from)
         self.module = torch_tensorrt.load(str(path)).module()
-        info = path.with_name(path.name + ".json")
-        self.meta = json.loads(info.read_text()) if info.is_file() else {}
         self.crop_size = int(self.meta.get("crop_size", 128))
         self.max_batch = int(self.meta.get("batch", max_batch))
         n, s = self.max_batch, self.crop_size
@@ -293,28 +344,69 @@ class TensorRTBackend(Backend):
         return BackendOutput(pose, None)
 
 
-def open_backend(config: BackendConfig, checkpoint: Path) -> Backend:
-    """Open the backend config.kind names for this checkpoint ("auto" picks the fastest one whose
-    artefact exists). Raises EngineError with the fix."""
+def _checkpoint_sha256(checkpoint: Path) -> str:
+    from model.checkpoint import CheckpointError, checkpoint_weights_sha256
+
+    try:
+        return checkpoint_weights_sha256(checkpoint)
+    except FileNotFoundError:
+        raise EngineError(f"checkpoint {checkpoint} does not exist; pass --checkpoint PATH (a "
+                          ".pt from handtrack-train)") from None
+    except CheckpointError as e:
+        raise EngineError(str(e)) from None
+
+
+def _tensorrt_usable(config: BackendConfig, checkpoint: Path) -> bool:
+    if not tensorrt_path_of(checkpoint).is_file() or config.device == "cpu":
+        return False
+    try:
+        import torch
+        import torch_tensorrt  # noqa: F401
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr, flush=True)
+
+
+def open_backend(config: BackendConfig, checkpoint: Path,
+                 warn: Callable[[str], None] | None = None) -> Backend:
+    """Open the backend config.kind names for this checkpoint. "auto" picks the fastest one
+    whose artefact exists and was exported from the checkpoint's weights; a stale artefact (or
+    one without the weights hash) is skipped with a one-line notice to `warn` (default: a
+    `warning: ...` line on stderr). An explicit onnxruntime / tensorrt refuses a stale
+    artefact (StaleArtefactError). Raises EngineError with the fix."""
     kind = config.kind
     if kind not in BACKENDS:
         raise EngineError(f"unknown backend {kind!r}; use one of {', '.join(BACKENDS)}")
+    candidates = [kind]
     if kind == "auto":
-        kind = "torch"
-        if onnx_path_of(checkpoint).is_file() and config.device != "cuda":
-            kind = "onnxruntime"
-        if tensorrt_path_of(checkpoint).is_file() and config.device != "cpu":
-            try:
-                import torch
-                import torch_tensorrt  # noqa: F401
-
-                if torch.cuda.is_available():
-                    kind = "tensorrt"
-            except ImportError:
-                pass
-    if kind == "torch":
-        return TorchBackend(checkpoint, config.device, config.threads, config.with_cloud)
-    if kind == "onnxruntime":
-        return OnnxBackend(onnx_path_of(checkpoint), config.threads, config.with_cloud,
-                           config.spin)
-    return TensorRTBackend(tensorrt_path_of(checkpoint), config.max_batch)
+        candidates = [k for k, ok in (
+            ("tensorrt", _tensorrt_usable(config, checkpoint)),
+            ("onnxruntime", onnx_path_of(checkpoint).is_file() and config.device != "cuda"),
+            ("torch", True)) if ok]
+    made_from = None
+    stale: list[StaleArtefactError] = []
+    for kind in candidates:
+        if kind == "torch":
+            backend = TorchBackend(checkpoint, config.device, config.threads, config.with_cloud)
+            break
+        path = (onnx_path_of if kind == "onnxruntime" else tensorrt_path_of)(checkpoint)
+        if made_from is None and path.is_file():  # read once, only when there is a file
+            made_from = (checkpoint, _checkpoint_sha256(checkpoint))
+        try:
+            if kind == "onnxruntime":
+                backend = OnnxBackend(path, config.threads, config.with_cloud, config.spin,
+                                      made_from=made_from)
+            else:
+                backend = TensorRTBackend(path, config.max_batch, made_from=made_from)
+            break
+        except StaleArtefactError as e:
+            if config.kind != "auto":
+                raise
+            stale.append(e)
+    for e in stale:
+        (warn or _warn)(f"{e.reason}; running the {backend.name} backend instead; {e.fix}")
+    return backend

@@ -66,11 +66,15 @@ def test_tensorrt_backend(exported):
     pytest.importorskip("torch_tensorrt", reason="torch-tensorrt is not installed (CUDA only)")
     if not torch.cuda.is_available():
         pytest.skip("TensorRT needs a CUDA GPU; none here")
-    from app.engine.backends import TensorRTBackend
+    from app.engine.backends import TensorRTBackend, tensorrt_meta
     from app.export import export_tensorrt
+    from model.checkpoint import checkpoint_weights_sha256
 
     path = export_tensorrt(exported, batch=2)
     assert path == tensorrt_path_of(exported)
+    assert tensorrt_meta(path)["weights_sha256"] == checkpoint_weights_sha256(exported)
+    with open_backend(BackendConfig(kind="auto", device="cuda"), exported) as b:
+        assert b.name == "tensorrt"
     x = np.random.default_rng(0).random((2, 3, CROP, CROP), dtype=np.float32)
     with TensorRTBackend(path) as trt, TorchBackend(exported, "cpu") as tb:
         np.testing.assert_allclose(trt.infer(x[:1]).pose, tb.infer(x[:1]).pose, atol=5e-2)
@@ -102,3 +106,119 @@ def test_tensorrt_backend_fused(tmp_path):
         np.testing.assert_allclose(trt.infer(x, heat, w_h, w_x).pose,
                                    tb.infer(x, heat, w_h, w_x).pose, atol=5e-2)
         np.testing.assert_allclose(trt.infer(x[:2]).pose, tb.infer(x[:2]).pose, atol=5e-2)
+
+
+def _changed_weights(ckpt):
+    """Save the checkpoint again at the same path with one weight changed (as training on with
+    --resume does)."""
+    from model.checkpoint import read_checkpoint, save_checkpoint
+
+    raw = read_checkpoint(ckpt)
+    state = raw.pop("state_dict")
+    key = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[key] = state[key] + 0.5
+    return save_checkpoint(ckpt, state_dict=state, **{k: v for k, v in raw.items()
+                                                      if k != "format"})
+
+
+def _assert_stale_handling(ckpt, needle):
+    """auto: torch with one warning naming the fix; explicit onnxruntime: an EngineError with
+    the fix."""
+    warnings = []
+    with open_backend(BackendConfig(kind="auto", device="cpu"), ckpt, warn=warnings.append) as b:
+        assert b.name == "torch"
+    assert len(warnings) == 1 and needle in warnings[0], warnings
+    assert f"handtrack-export --checkpoint {ckpt}" in warnings[0]
+    assert "running the torch backend" in warnings[0]
+    with pytest.raises(EngineError, match=needle) as e:
+        open_backend(BackendConfig(kind="onnxruntime", device="cpu"), ckpt)
+    assert f"handtrack-export --checkpoint {ckpt}" in str(e.value)
+
+
+def test_onnx_of_weights_trained_further_is_not_used(tmp_path):
+    from app.export import export_onnx
+
+    ckpt = make_checkpoint(tmp_path / "last.pt", CROP)
+    export_onnx(ckpt)
+    _changed_weights(ckpt)
+    _assert_stale_handling(ckpt, "exported from other weights")
+
+
+def test_onnx_copied_from_another_checkpoint_is_not_used(tmp_path):
+    import shutil
+
+    from app.export import export_onnx
+
+    # another crop size: the same (seeded) untrained weights, yet another model
+    other = make_checkpoint(tmp_path / "other.pt", 2 * CROP)
+    path, _ = export_onnx(other)
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    shutil.copy(path, onnx_path_of(ckpt))
+    _assert_stale_handling(ckpt, "exported from other weights")
+
+
+def test_onnx_without_weights_hash_is_not_used(tmp_path):
+    """An ONNX file from an older handtrack-export (no weights_sha256) cannot be matched."""
+    import json
+
+    import onnx
+
+    from app.export import export_onnx
+
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    path, _ = export_onnx(ckpt)
+    model = onnx.load(str(path))
+    entry = next(p for p in model.metadata_props if p.key == "handtrack")
+    info = json.loads(entry.value)
+    del info["weights_sha256"]
+    entry.value = json.dumps(info)
+    onnx.save(model, str(path))
+    _assert_stale_handling(ckpt, "carries no weights hash")
+
+
+def test_matching_pair_runs_onnxruntime_without_a_warning(tmp_path, capsys):
+    from app.export import export_onnx
+    from model.checkpoint import checkpoint_weights_sha256
+
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    export_onnx(ckpt)
+    for kind in ("auto", "onnxruntime"):
+        with open_backend(BackendConfig(kind=kind, device="cpu"), ckpt) as b:
+            assert b.name == "onnxruntime"
+            assert b.weights_sha256 == checkpoint_weights_sha256(ckpt)
+    assert capsys.readouterr().err == ""
+
+
+def test_auto_warns_on_stderr_by_default(tmp_path, capsys):
+    from app.export import export_onnx
+
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    export_onnx(ckpt)
+    _changed_weights(ckpt)
+    with open_backend(BackendConfig(kind="auto", device="cpu"), ckpt) as b:
+        assert b.name == "torch"
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: ") and "handtrack-export" in err[0]
+
+
+def test_tensorrt_sidecar_hash_is_checked(tmp_path):
+    """The TensorRT artefact's identity lives in its JSON sidecar (checked before the engine is
+    loaded, so this runs without CUDA)."""
+    import json
+
+    from app.engine.backends import StaleArtefactError, check_made_from, tensorrt_meta
+    from model.checkpoint import checkpoint_weights_sha256
+
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    made_from = (ckpt, checkpoint_weights_sha256(ckpt))
+    ep = tensorrt_path_of(ckpt)
+    ep.write_bytes(b"engine")
+    assert tensorrt_meta(ep) == {}
+    with pytest.raises(StaleArtefactError, match="no weights hash"):
+        check_made_from(ep, tensorrt_meta(ep).get("weights_sha256"), made_from)
+    sidecar = ep.with_name(ep.name + ".json")
+    sidecar.write_text(json.dumps({"weights_sha256": "0" * 64}))
+    with pytest.raises(StaleArtefactError, match="other weights"):
+        check_made_from(ep, tensorrt_meta(ep).get("weights_sha256"), made_from)
+    sidecar.write_text(json.dumps({"weights_sha256": made_from[1]}))
+    check_made_from(ep, tensorrt_meta(ep).get("weights_sha256"), made_from)

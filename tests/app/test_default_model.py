@@ -1,4 +1,4 @@
-"""The bundled default model (issue 9): found without flags, small, complete, and the same in
+"""The bundled default model: found without flags, small, complete, and the same in
 PyTorch and ONNX Runtime on the demo stream."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from app.engine import DEFAULT_CHECKPOINT, Engine, resolve_checkpoint
 from app.engine.backends import onnx_path_of
 from tests.app.test_engine import demo_config
 
-MAX_MB = 30.0  # the issue's size limit for the shipped weights
+MAX_MB = 30.0  # the size limit for the shipped weights
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,24 @@ def test_default_model_is_small_complete_and_documented(default_checkpoint):
                       ["handtrack"])
     assert info["fused"] and info["crop_size"] == meta["crop_size"]
     assert info["checkpoint"] == default_checkpoint.name
+
+
+def test_bundled_onnx_was_exported_from_the_bundled_weights(default_checkpoint, capsys):
+    """The shipped pair matches (re-export default.onnx whenever default.pt changes), so the
+    default run uses onnxruntime without a warning."""
+    import onnx
+
+    from app.engine.backends import BackendConfig, open_backend
+    from model.checkpoint import checkpoint_weights_sha256
+
+    model = onnx.load(str(onnx_path_of(default_checkpoint)))
+    info = json.loads({p.key: p.value for p in model.metadata_props}["handtrack"])
+    assert info.get("weights_sha256") == checkpoint_weights_sha256(default_checkpoint), (
+        "app/assets/default.onnx is stale: run handtrack-export --checkpoint "
+        "app/assets/default.pt")
+    with open_backend(BackendConfig(kind="auto", device="cpu"), default_checkpoint) as b:
+        assert b.name == "onnxruntime"
+    assert capsys.readouterr().err == ""
 
 
 def test_default_model_agrees_in_torch_and_onnxruntime_on_the_demo(default_checkpoint):

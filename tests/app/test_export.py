@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import onnx
+import pytest
 
 from app.export import main
 from tests.app.test_engine import CROP, make_checkpoint
@@ -88,3 +90,148 @@ def test_fp16_weight_storage_halves_the_file_and_keeps_the_outputs(tmp_path, cap
     shipped = ship(ckpt, tmp_path / "s.pt")  # float16 weights -> auto stores float16
     assert main(["--checkpoint", str(shipped), "--no-tensorrt"]) == 0
     assert (tmp_path / "s.onnx").stat().st_size < 0.6 * full
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_export_carries_the_checkpoint_weights_hash(tmp_path, capsys):
+    from model.checkpoint import checkpoint_weights_sha256
+
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 0
+    model = onnx.load(str(tmp_path / "m.onnx"))
+    info = json.loads({p.key: p.value for p in model.metadata_props}["handtrack"])
+    assert info["weights_sha256"] == checkpoint_weights_sha256(ckpt)
+
+
+def _half_then_enospc():
+    import errno
+
+    def save(model, path, *args, **kwargs):
+        data = model.SerializeToString()
+        with open(path, "wb") as f:
+            f.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    return save
+
+
+def test_failed_onnx_write_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
+    """A write that fails half-way (disk full) leaves the previous file (or none) and no
+    temporary file, and says so in one line."""
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    monkeypatch.setattr(onnx, "save", _half_then_enospc())
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "No space left" in line and "free some space" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+    monkeypatch.undo()
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 0
+    good = (tmp_path / "m.onnx").read_bytes()
+    monkeypatch.setattr(onnx, "save", _half_then_enospc())
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 2
+    assert (tmp_path / "m.onnx").read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.pt"]
+
+
+def test_failed_tensorrt_write_leaves_the_old_pair(tmp_path):
+    """The engine and then its sidecar are written atomically: a failure in either leaves no
+    partial or temporary file (without CUDA: the writer alone, with a stand-in engine)."""
+    import errno
+
+    from app.engine.errors import EngineError
+    from app.export import write_tensorrt_artefact
+
+    ep = tmp_path / "m.trt.ep"
+
+    def save(data):
+        def write(path):
+            path.write_bytes(data)
+        return write
+
+    def half_then_enospc(path):
+        path.write_bytes(b"new-eng")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    write_tensorrt_artefact(ep, save(b"old-engine"), {"weights_sha256": "a" * 64})
+    old = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(old) == ["m.trt.ep", "m.trt.ep.json"]
+    with pytest.raises(EngineError, match="No space left"):
+        write_tensorrt_artefact(ep, half_then_enospc, {"weights_sha256": "b" * 64})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
+
+    real = Path.write_text
+
+    def sidecar_fails(self, text, *args, **kwargs):
+        real(self, text[: len(text) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(Path, "write_text", sidecar_fails)
+        with pytest.raises(EngineError, match="No space left"):
+            write_tensorrt_artefact(ep, save(b"new-engine"), {"weights_sha256": "b" * 64})
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(files) == ["m.trt.ep", "m.trt.ep.json"]  # no temporary file
+    assert files["m.trt.ep.json"] == old["m.trt.ep.json"]  # the old sidecar, whole
+    assert json.loads(files["m.trt.ep.json"])["weights_sha256"] == "a" * 64
+
+
+def test_onnx_out_that_cannot_be_written(tmp_path, capsys, monkeypatch):
+    """--onnx-out naming a folder, a path under a file, or a folder one may not write in
+    (simulated: root may write anywhere): one error line, exit 2, the fix."""
+    import errno
+
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["--checkpoint", str(ckpt), "--onnx-out", str(folder)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "is a folder" in line and "--onnx-out" in line
+
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x")
+    for out in (afile / "m.onnx", afile / "sub" / "m.onnx"):
+        assert main(["--checkpoint", str(ckpt), "--onnx-out", str(out)]) == 2
+        line = _one_error_line(capsys.readouterr().err)
+        assert f"{afile} is a file, not a folder" in line and "--onnx-out PATH" in line
+
+    def denied(model, path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(onnx, "save", denied)
+    assert main(["--checkpoint", str(ckpt), "--onnx-out", str(folder / "m.onnx")]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "Permission denied" in line and "writable folder" in line
+    assert list(folder.iterdir()) == []
+
+    def read_only(*args, **kwargs):  # a read-only disk refuses even to unlink a missing file
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(onnx, "save", read_only)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    assert main(["--checkpoint", str(ckpt), "--onnx-out", str(folder / "m.onnx")]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "Read-only file system" in line and "writable folder" in line
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--batch", "0"], "--batch"),
+    (["--batch", "two"], "--batch"),
+    (["--batch", "1000"], "--batch"),
+    (["--opset", "99"], "--opset"),
+    (["--opset", "1.5"], "--opset"),
+    (["--weights", "int8"], "--weights"),
+    ([], "--checkpoint"),
+])
+def test_bad_options_are_refused_at_parse_time(argv, needle, tmp_path, capsys):
+    if needle != "--checkpoint":
+        argv = [*argv, "--checkpoint", str(tmp_path / "not-read.pt")]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert needle in line and "--help" in line
