@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
+import stat
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -34,22 +38,88 @@ from app.engine.backends import BACKENDS
 from app.engine.engine import anatomy_config
 from app.engine.metric import DEFAULT_HAND_SIZE_M
 
+DEFAULT_HFOV_DEG = 60.0
+MIN_FRAME_PX, MAX_FRAME_PX = 32, 8192  # the demo renders nothing smaller than 32 px
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one `error: <problem>; <fix>` line and exit
+    status 2 (argparse prints its usage and `handtrack: error: ...`)."""
+
+    def error(self, message: str) -> NoReturn:
+        message = message.removeprefix("argument ")
+        if ";" not in message:  # argparse's own messages ("unrecognized arguments: ...")
+            message += f"; see {self.prog} --help"
+        self.exit(2, f"error: {message}\n")
+
+
+def number(kind: type, what: str, ok: Callable[[float], bool], example: str) -> Callable:
+    """An argparse `type=`: text -> kind (int or float), finite and ok(value), else an
+    ArgumentTypeError that names what was expected and an example."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not ok(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}; use e.g. {example}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+def nonempty(what: str, example: str) -> Callable:
+    """An argparse `type=` for paths and addresses: an empty value (a shell variable that was
+    not set) is an error, not a silent 'off'."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"empty value; give {what}, e.g. {example}")
+        return text
+
+    parse.__name__ = what
+    return parse
+
+
+def _hand_size_ok(value: float) -> bool:
+    try:
+        MetricConfig(hand_size_m=value)
+    except ValueError:
+        return False
+    return True
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="handtrack", description="Real-time 3D hand tracking from a webcam, a video or the "
         "synthetic demo; in a window, or headless with a summary and JSON lines.")
     src = p.add_argument_group("source (one of; default --camera 0)").add_mutually_exclusive_group()
-    src.add_argument("--camera", type=int, metavar="N", help="camera index (default 0)")
-    src.add_argument("--video", metavar="PATH", help="a video file")
-    src.add_argument("--images", metavar="DIR", help="a folder of images (each detected alone)")
+    src.add_argument("--camera", type=number(int, "a camera index (0, 1, ...)",
+                                             lambda v: v >= 0, "--camera 0"),
+                     metavar="N", help="camera index (default 0)")
+    src.add_argument("--video", type=nonempty("a video file", "--video clip.mp4"), metavar="PATH",
+                     help="a video file")
+    src.add_argument("--images", type=nonempty("a folder of images", "--images photos/"),
+                     metavar="DIR", help="a folder of images (each detected alone)")
     src.add_argument("--demo", action="store_true",
                      help="the synthetic hand stream, with ground truth (3D error reported)")
-    src.add_argument("--replay", metavar="DIR", help="a session recorded with --record")
+    src.add_argument("--replay", type=nonempty("a folder written by --record", "--replay session/"),
+                     metavar="DIR", help="a session recorded with --record")
     s = p.add_argument_group("capture")
-    s.add_argument("--width", type=int, default=640, help="camera width px (default 640)")
-    s.add_argument("--height", type=int, default=480, help="camera height px (default 480)")
-    s.add_argument("--fps", type=float, default=30.0, help="camera / demo frame rate")
+    px = f"a size in pixels ({MIN_FRAME_PX} to {MAX_FRAME_PX})"
+
+    def px_ok(v: int) -> bool:
+        return MIN_FRAME_PX <= v <= MAX_FRAME_PX
+
+    s.add_argument("--width", type=number(int, px, px_ok, "--width 640"),
+                   default=640, help="camera / demo width px (default 640)")
+    s.add_argument("--height", type=number(int, px, px_ok, "--height 480"),
+                   default=480, help="camera / demo height px (default 480)")
+    s.add_argument("--fps", type=number(float, "a frame rate (frames per second, above 0)",
+                                        lambda v: v > 0, "--fps 30"),
+                   default=30.0, help="camera / demo frame rate (default 30)")
     s.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                    help="mirror the frames (selfie view; default: on for a camera only)")
     s.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
@@ -58,16 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--loop", action="store_true", help="restart a video / image folder / demo")
     s.add_argument("--demo-hands", type=int, choices=(1, 2), default=1,
                    help="hands in the demo stream")
-    s.add_argument("--seed", type=int, default=None,
-                   help="demo scene seed (background, lights; default 6)")
+    s.add_argument("--seed", type=number(int, "a seed (an integer, 0 or more)", lambda v: v >= 0,
+                                         "--seed 6"),
+                   default=None, help="demo scene seed (background, lights; default 6)")
     m = p.add_argument_group("model")
-    m.add_argument("--checkpoint", metavar="PATH",
+    m.add_argument("--checkpoint", type=nonempty("a model .pt file", "--checkpoint model.pt"),
+                   metavar="PATH",
                    help="model .pt (default: $HANDTRACK_CHECKPOINT or app/assets/default.pt)")
     m.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="inference backend (auto: tensorrt > onnxruntime > torch, by what "
                         "handtrack-export wrote next to the checkpoint)")
     m.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    m.add_argument("--threads", type=int, default=0,
+    m.add_argument("--threads", type=number(int, "a thread count (0 = automatic, or more)",
+                                            lambda v: v >= 0, "--threads 4"), default=0,
                    help="CPU threads (0 = automatic: onnxruntime all cores, torch half)")
     m.add_argument("--cloud", action="store_true", help="also output the hand point cloud")
     m.add_argument("--fuse", choices=("rgb", "2d", "rgb+2d"), default=None,
@@ -78,25 +151,43 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--hands", type=int, choices=(1, 2), default=2, help="hands to track")
     t.add_argument("--detector", type=int, choices=(0, 1), default=1,
                    help="MediaPipe model complexity (0 lite, 1 full)")
-    t.add_argument("--calibration", metavar="PATH", help="camera intrinsics file (calibration/)")
-    t.add_argument("--hfov", type=float, default=60.0,
-                   help="horizontal field of view in degrees when there is no calibration")
-    t.add_argument("--hand-size-m", type=float, default=DEFAULT_HAND_SIZE_M,
+    t.add_argument("--calibration", type=nonempty("a camera intrinsics file",
+                                                  "--calibration camera.yaml"),
+                   metavar="PATH", help="camera intrinsics file (calibration/)")
+    t.add_argument("--hfov", type=number(float, "a field of view in degrees (between 0 and 180)",
+                                         lambda v: 0 < v < 180, "--hfov 60"),
+                   default=None, help="horizontal field of view in degrees when there is no "
+                                      f"calibration (default {DEFAULT_HFOV_DEG:g})")
+    t.add_argument("--hand-size-m", type=number(float, "a bone length in metres (0.005 to 0.2)",
+                                                _hand_size_ok,
+                                                f"--hand-size-m {DEFAULT_HAND_SIZE_M}"),
+                   default=DEFAULT_HAND_SIZE_M,
                    help=f"middle MCP->PIP bone length in metres (default {DEFAULT_HAND_SIZE_M})")
     t.add_argument("--no-anatomy", action="store_true",
                    help="show the network's 3D pose as decoded, without the kinematic fit that "
                         "keeps joint limits and bone proportions of a real hand")
     t.add_argument("--no-smoothing", action="store_true", help="turn the One Euro filter off")
-    t.add_argument("--min-cutoff", type=float, default=None, help="One Euro min cutoff (Hz)")
-    t.add_argument("--beta", type=float, default=None, help="One Euro beta (1/m)")
+    t.add_argument("--min-cutoff", type=number(float, "a cutoff frequency in Hz (above 0)",
+                                               lambda v: v > 0, "--min-cutoff 1.5"),
+                   default=None, help="One Euro min cutoff (Hz)")
+    t.add_argument("--beta", type=number(float, "a One Euro beta (1/m, 0 or more)",
+                                         lambda v: v >= 0, "--beta 30"),
+                   default=None, help="One Euro beta (1/m)")
     o = p.add_argument_group("output")
     o.add_argument("--headless", action="store_true", help="no window: print a summary")
-    o.add_argument("--frames", type=int, default=None, metavar="N", help="stop after N frames")
-    o.add_argument("--json", metavar="PATH", help="write one JSON line per frame (- = stdout)")
-    o.add_argument("--record", metavar="DIR", help="record the session (CSV + video) to DIR")
-    o.add_argument("--osc", metavar="HOST:PORT", help="send OSC to HOST:PORT")
+    o.add_argument("--frames", type=number(int, "a frame count (1 or more)", lambda v: v > 0,
+                                           "--frames 300"),
+                   default=None, metavar="N",
+                   help="stop after N frames (the demo then runs N frames; default 600)")
+    o.add_argument("--json", type=nonempty("a file path or - for stdout", "--json out.jsonl"),
+                   metavar="PATH", help="write one JSON line per frame (- = stdout)")
+    o.add_argument("--record", type=nonempty("a folder", "--record session/"), metavar="DIR",
+                   help="record the session (CSV + video) to DIR")
+    o.add_argument("--osc", type=nonempty("HOST:PORT", "--osc 127.0.0.1:9000"),
+                   metavar="HOST:PORT", help="send OSC to HOST:PORT")
     o.add_argument("--osc-flat", action="store_true", help="OSC: one message per hand")
-    o.add_argument("--udp", metavar="HOST:PORT", help="send one JSON datagram per frame")
+    o.add_argument("--udp", type=nonempty("HOST:PORT", "--udp 127.0.0.1:9001"),
+                   metavar="HOST:PORT", help="send one JSON datagram per frame")
     o.add_argument("--reprocess", action="store_true",
                    help="with --replay: recompute the results instead of replaying them")
     return p
@@ -119,10 +210,21 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         raise EngineError("--reprocess only applies to --replay DIR")
     if args.frames is not None and args.frames <= 0:
         raise EngineError(f"--frames must be positive, got {args.frames}")
+    if args.calibration is not None:
+        calib = Path(args.calibration)
+        if not calib.exists():
+            raise EngineError(f"calibration {calib} does not exist; check the path given to "
+                              "--calibration, or calibrate the camera with handtrack-calibrate")
+        if not calib.is_file():
+            raise EngineError(f"calibration {calib} is not a file; pass the intrinsics file that "
+                              "handtrack-calibrate wrote")
+    demo_frames = SourceConfig.demo_frames
+    if kind == "demo" and args.frames is not None:
+        demo_frames = args.frames  # the demo is procedural: it runs as long as asked
     source = SourceConfig(kind=kind, camera=args.camera or 0, width=args.width,
                           height=args.height, fps=args.fps, path=path, mirror=args.mirror,
-                          realtime=realtime, loop=args.loop, demo_hands=args.demo_hands,
-                          seed=args.seed)
+                          realtime=realtime, loop=args.loop, demo_frames=demo_frames,
+                          demo_hands=args.demo_hands, seed=args.seed)
     filt = FilterConfig(enabled=not args.no_smoothing)
     if args.min_cutoff is not None:
         filt.min_cutoff_hz = args.min_cutoff
@@ -137,9 +239,53 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         tracker=TrackerConfig(max_hands=args.hands),
         backend=BackendConfig(kind=args.backend, checkpoint=args.checkpoint, device=args.device,
                               threads=args.threads, max_batch=args.hands, with_cloud=args.cloud),
-        metric=metric, filter=filt, calibration=args.calibration, hfov_deg=args.hfov,
+        metric=metric, filter=filt, calibration=args.calibration,
+        hfov_deg=DEFAULT_HFOV_DEG if args.hfov is None else args.hfov,
         reprocess=args.reprocess, fuse=args.fuse,
         anatomy=anatomy_config(not args.no_anatomy))
+
+
+def unused_options(args: argparse.Namespace) -> list[str]:
+    """One `warning: ...` line per option that the chosen source does not use."""
+    out = []
+    if args.demo:
+        for flag, given in (("--calibration", args.calibration), ("--hfov", args.hfov)):
+            if given is not None:
+                out.append(f"warning: {flag} is not used with --demo, which renders through its "
+                           f"own camera; drop {flag}")
+    elif args.calibration is not None and args.hfov is not None:
+        out.append("warning: --hfov is not used when --calibration gives the camera's "
+                   "intrinsics; drop one of them")
+    return out
+
+
+def check_output_file(path: str, flag: str) -> None:
+    """Fail now, with the fix, when the file `flag` names cannot be written (a folder, a
+    missing folder, no permission), instead of after the engine has opened."""
+    p = Path(path)
+    if p.is_dir():
+        raise EngineError(f"{flag} {path} is a folder; give a file path, e.g. "
+                          f"{flag} {p / 'out.jsonl'}")
+    parent = p.parent
+    if not parent.exists():
+        raise EngineError(f"{flag} {path}: folder {parent} does not exist; create it first "
+                          f"(mkdir -p {parent}) or write elsewhere")
+    if not parent.is_dir():
+        raise EngineError(f"{flag} {path}: {parent} is a file, not a folder; write elsewhere")
+    if p.exists() and not stat.S_ISREG(p.stat().st_mode):  # a pipe or device: do not open it
+        if not os.access(p, os.W_OK):
+            raise EngineError(f"{flag} {path} cannot be written (permission denied); write "
+                              "elsewhere")
+        return
+    existed = p.exists()
+    try:
+        with open(p, "a"):
+            pass
+    except OSError as e:
+        raise EngineError(f"{flag} {path} cannot be written ({e.strerror or e}); write to a "
+                          "folder you have write access to") from None
+    if not existed:
+        p.unlink(missing_ok=True)
 
 
 def open_sinks(args: argparse.Namespace, engine) -> list:
@@ -194,41 +340,74 @@ def result_json(result) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
+class _StopOnSignals:
+    """While active, SIGINT (Ctrl+C) and SIGTERM (timeout, systemd, docker) call stop() once,
+    so the run ends after the current frame and every output closes cleanly; a second Ctrl+C
+    raises KeyboardInterrupt. `signum` is the first signal received (None if none)."""
+
+    def __init__(self, stop: Callable[[], None]):
+        self.stop = stop
+        self.signum: int | None = None
+        self._old: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self.signum is None:
+            self.signum = signum
+            self.stop()
+
+    def __enter__(self) -> _StopOnSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+                if sig is not None:
+                    self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+
 def run_headless(args: argparse.Namespace, config: EngineConfig) -> int:
+    """Run without a window until the source ends, --frames, Ctrl+C or SIGTERM; print the
+    summary. Returns 0, or 128 + 15 after SIGTERM (the recording is closed and complete)."""
     from app.engine import Engine
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    with Engine(config, on_message=say) as engine:
+    with Engine(config, on_message=say) as engine, _StopOnSignals(engine.stop) as signals:
         say(f"source: {engine.source.description}")
         sinks = open_sinks(args, engine)
+        for sink in sinks:  # offline, nothing needs dropping: the recorder waits for its encoder
+            if hasattr(sink, "wait_for_video"):
+                sink.wait_for_video = not engine.drops_frames
         out = None
-        if args.json:
-            out = sys.stdout if args.json == "-" else open(args.json, "w")  # noqa: SIM115
-        stop_once = threading.Event()
-
-        def on_sigint(signum, frame):
-            if stop_once.is_set():
-                raise KeyboardInterrupt
-            stop_once.set()
-            engine.stop()
-
-        old = signal.signal(signal.SIGINT, on_sigint)
         try:
-            for result, rgb in engine.run(max_frames=args.frames):
-                for sink in sinks:
-                    sink.write(result, rgb)
-                if out is not None:
-                    out.write(result_json(result) + "\n")
+            if args.json:
+                out = sys.stdout if args.json == "-" else open(args.json, "w")  # noqa: SIM115
+            if signals.signum is None:
+                for result, rgb in engine.run(max_frames=args.frames):
+                    for sink in sinks:
+                        sink.write(result, rgb)
+                    if out is not None:
+                        out.write(result_json(result) + "\n")
+                    if signals.signum is not None:
+                        break
         finally:
-            signal.signal(signal.SIGINT, old)
             for sink in sinks:
                 sink.close()
             if out is not None and out is not sys.stdout:
                 out.close()
+        engine.stats.video_dropped = sum(int(getattr(s, "video_dropped", 0)) for s in sinks)
+        if signals.signum is not None:
+            say(f"stopped by {signal.Signals(signals.signum).name}; outputs closed")
         summary = engine.stats.summary()
         print(summary, file=sys.stderr if args.json == "-" else sys.stdout, flush=True)
+    if signals.signum == getattr(signal, "SIGTERM", None):
+        return 128 + signals.signum
     return 0
 
 
@@ -262,9 +441,16 @@ def run_window(args: argparse.Namespace, config: EngineConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0), or a bad command line: Parser.error printed it (2)
+        return e.code if isinstance(e.code, int) else 2
     try:
         config = config_from_args(args)
+        for line in unused_options(args):
+            print(line, file=sys.stderr)
+        if args.headless and args.json is not None and args.json != "-":
+            check_output_file(args.json, "--json")
         if args.headless:
             return run_headless(args, config)
         return run_window(args, config)

@@ -7,7 +7,10 @@ thread and keeps only the latest frame. The synthetic demo stream lives in `app.
 
 from __future__ import annotations
 
+import re
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +94,8 @@ class Source:
     unrelated pictures (an image folder): every frame is a fresh detection, nothing is tracked.
     fps: nominal frame rate (0 = unknown). size: (width, height) in pixels. intrinsics: (3, 3) K
     that belongs to the source (the demo generator's camera), else None (the engine uses a
-    calibration file or a field-of-view model).
+    calibration file or a field-of-view model). on_message: receives one-line warnings about
+    the input (a truncated file); None = printed to stderr.
     """
 
     live: bool = False
@@ -100,6 +104,13 @@ class Source:
     mirrored: bool = False
     intrinsics: np.ndarray | None = None
     description: str = "source"
+    on_message: Callable[[str], None] | None = None
+
+    def notice(self, msg: str) -> None:
+        if self.on_message is not None:
+            self.on_message(msg)
+        else:
+            print(msg, file=sys.stderr, flush=True)
 
     def read(self) -> SourceFrame | None:
         raise NotImplementedError
@@ -130,6 +141,33 @@ def _bgr_to_rgb(bgr: np.ndarray, mirror: bool) -> np.ndarray:
     else:
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     return cv2.flip(rgb, 1) if mirror else rgb
+
+
+# a JPEG marker: 0xFF, then a code that is not a stuffed zero, a restart marker (both occur
+# inside entropy-coded data) or another 0xFF (fill bytes)
+_JPEG_MARKER = re.compile(rb"\xff([^\x00\xd0-\xd7\xff])")
+
+
+def jpeg_is_complete(path: str | Path) -> bool:
+    """False when the file is a JPEG whose data stops before the end-of-image marker (a file
+    cut short by an interrupted copy or download); True otherwise, also for other formats.
+    Walks the marker segments from SOI to the first EOI, so bytes after EOI (a phone's appended
+    motion clip) and thumbnails inside EXIF do not count."""
+    data = Path(path).read_bytes()
+    if not data.startswith(b"\xff\xd8"):
+        return True
+    pos = 2
+    while (m := _JPEG_MARKER.search(data, pos)) is not None:
+        code = m.group(1)[0]
+        if code == 0xD9:  # EOI
+            return True
+        pos = m.end()
+        if code == 0x01:  # TEM: no length
+            continue
+        if pos + 2 > len(data):
+            return False
+        pos += int.from_bytes(data[pos:pos + 2], "big")  # the segment (entropy data follows SOS)
+    return False
 
 
 class _CaptureSource(Source):
@@ -227,13 +265,33 @@ class VideoSource(_CaptureSource):
         self._take_first(f"video {self.path} cannot be read (unknown format or corrupt "
                          "file); convert it to MP4 (H.264) or AVI (MJPG)")
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
+        # what the container says; 0 or negative = unknown (a stream without an index)
+        self.frames_promised = max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        self._read_in_pass = 1  # the first frame, read above
+        self._warned_short = False
 
     def _grab(self) -> np.ndarray | None:
         ok, bgr = self._cap.read()
-        if not ok and self.config.loop:
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, bgr = self._cap.read()
+        if not ok:
+            self._check_length()
+            if self.config.loop:
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                self._read_in_pass = 0
+                ok, bgr = self._cap.read()
+        if ok:
+            self._read_in_pass += 1
         return bgr if ok else None
+
+    def _check_length(self) -> None:
+        """At the end of the file: warn once when fewer frames came than the container
+        promises (a file cut short by a crash or an interrupted copy, or a damaged stream)."""
+        n, promised = self._read_in_pass, self.frames_promised
+        if self._warned_short or not promised or n >= promised - 1:  # counts may be off by one
+            return
+        self._warned_short = True
+        self.notice(f"warning: video {self.path} ended after {n} of the {promised} frames its "
+                    "header promises (truncated or damaged file); the rest is missing: copy or "
+                    "export the video again")
 
 
 class ImageFolderSource(Source):
@@ -254,6 +312,7 @@ class ImageFolderSource(Source):
         if not self.files:
             raise EngineError(f"image folder {self.path} has no images "
                               f"({', '.join(IMAGE_SUFFIXES)}); pass a folder of pictures")
+        self.truncated: set[Path] = set()  # JPEGs cut short (warned once each)
         first = self._load(self.files[0])
         self._size = (first.shape[1], first.shape[0])
         self._next = 0
@@ -264,6 +323,10 @@ class ImageFolderSource(Source):
         if bgr is None:
             raise EngineError(f"image {path} cannot be read (corrupt or not an image); remove it "
                               "from the folder")
+        if path not in self.truncated and not jpeg_is_complete(path):
+            self.truncated.add(path)  # libjpeg decodes what is there and greys out the rest
+            self.notice(f"warning: image {path} is truncated (the JPEG data ends early), so part "
+                        "of the picture is missing; copy or export it again")
         return bgr
 
     @property
@@ -282,10 +345,13 @@ class ImageFolderSource(Source):
 
 
 class ReplaySource(Source):
-    """A session written by the recorder (app.sinks): its video frames, each with its recorded
-    FrameResult attached (SourceFrame.recorded, matched by frame id), so the engine can pass
-    the results through or recompute them (--reprocess). Frames keep their recorded capture
-    times; they are stored as delivered (already mirrored when mirroring was on)."""
+    """A session written by the recorder (app.sinks): every recorded frame in order, with its
+    recorded FrameResult attached (SourceFrame.recorded), so the engine can pass the results
+    through or recompute them (--reprocess). A frame whose video is missing (cut by a crash,
+    dropped by the encoder, or recorded without video) comes with rgb None and replays without
+    a picture (frames_without_video counts them); a video frame whose result did not reach the
+    disk comes with recorded None. Frames keep their recorded capture times; pictures are
+    stored as delivered (already mirrored when mirroring was on)."""
 
     def __init__(self, config: SourceConfig, path: str | Path | None = None):
         try:
@@ -301,9 +367,6 @@ class ReplaySource(Source):
             self.session = read_session(self.path)
         except (OSError, ValueError, KeyError) as e:  # SessionError is a ValueError
             raise EngineError(f"session {self.path} cannot be read ({e})") from None
-        if self.session.video_path is None:
-            raise EngineError(f"session {self.path} was recorded without video, so it cannot be "
-                              "replayed; read its CSV with app.sinks.read_session instead")
         self._error_type = SessionError
         self.description = f"replay {self.path}"
         meta = self.session.meta
@@ -311,29 +374,45 @@ class ReplaySource(Source):
         self.mirrored = bool((meta.get("camera") or {}).get("mirror", False))
         K = (meta.get("intrinsics") or {}).get("K")
         self.intrinsics = np.asarray(K, dtype=np.float64) if K is not None else None
-        self._recorded = {f.frame_id: f for f in self.session.frames}
-        self._frames = self.session.iter_video()
-        first = next(self._frames, None)
-        if first is None:
-            raise EngineError(f"session {self.path} has no video frames to replay")
-        self._first = first
-        self._size = (first.rgb.shape[1], first.rgb.shape[0])
+        self._recorded = self.session.frames  # in frame id order
+        self._next = 0
+        video_ids = {f for f, _, _, _ in self.session.video_index}
+        recorded_ids = {f.frame_id for f in self._recorded}
+        self.video_frames = len(video_ids)
+        self.frames_without_video = len(recorded_ids - video_ids)
+        self.frames_total = len(recorded_ids | video_ids)
+        self._video = self.session.iter_video() if video_ids else iter(())
+        self._pending = self._next_video()  # the first picture now: a bad segment fails early
+        if self._pending is not None:
+            self._size = (self._pending.rgb.shape[1], self._pending.rgb.shape[0])
+        elif self._recorded:
+            self._size = (self._recorded[0].width, self._recorded[0].height)
+        else:
+            raise EngineError(f"session {self.path} holds no frames to replay")
+
+    def _next_video(self):
+        try:
+            return next(self._video, None)
+        except self._error_type as e:
+            raise EngineError(f"replay stopped: {e}") from None
 
     @property
     def size(self) -> tuple[int, int]:
         return self._size
 
     def read(self) -> SourceFrame | None:
-        if self._first is not None:
-            vf, self._first = self._first, None
-        else:
-            try:
-                vf = next(self._frames, None)
-            except self._error_type as e:
-                raise EngineError(f"replay stopped: {e}") from None
-            if vf is None:
-                return None
-        return SourceFrame(vf.rgb, float(vf.capture_time), recorded=self._recorded.get(vf.frame_id))
+        rec = self._recorded[self._next] if self._next < len(self._recorded) else None
+        vf = self._pending
+        if vf is not None and (rec is None or vf.frame_id < rec.frame_id):
+            self._pending = self._next_video()  # a picture whose result was not recorded
+            return SourceFrame(vf.rgb, float(vf.capture_time))
+        if rec is None:
+            return None
+        self._next += 1
+        if vf is None or vf.frame_id != rec.frame_id:
+            return SourceFrame(None, float(rec.capture_time), recorded=rec)  # no picture
+        self._pending = self._next_video()
+        return SourceFrame(vf.rgb, float(vf.capture_time), recorded=rec)
 
 
 def open_source(config: SourceConfig) -> Source:

@@ -170,3 +170,102 @@ def test_grabber_stop_from_another_thread():
     while grabber.get(timeout=1.0) is not None:
         pass
     assert time.time() - t0 < 1.5
+
+
+def _write_avi(path, n: int = 30):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(n):  # noise: every frame is large, so the cut below loses many frames
+        writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def _read_all(src, limit: int = 1000) -> int:
+    n = 0
+    while n < limit and src.read() is not None:
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_truncated_video_warns_once_with_the_promised_count(tmp_path, loop):
+    full = _write_avi(tmp_path / "full.avi")
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(full.read_bytes()[:full.stat().st_size // 2])
+    src = VideoSource(SourceConfig(kind="video", path=str(cut), loop=loop))
+    messages = []
+    src.on_message = messages.append
+    assert src.frames_promised == 30
+    n = _read_all(src, limit=80 if loop else 1000)  # with loop: more than two passes
+    src.close()
+    assert (n == 80) if loop else (0 < n < 30)
+    assert len(messages) == 1, messages
+    assert messages[0].startswith(f"warning: video {cut} ended after ") and "of the 30 frames" \
+        in messages[0] and "truncated" in messages[0]
+
+
+def test_complete_video_does_not_warn(tmp_path, capsys):
+    src = VideoSource(SourceConfig(kind="video", path=str(_write_avi(tmp_path / "a.avi"))))
+    assert _read_all(src) == 30
+    src.close()
+    assert capsys.readouterr().err == ""
+
+
+def test_video_warning_goes_to_stderr_without_a_message_channel(tmp_path, capsys):
+    full = _write_avi(tmp_path / "full.avi")
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(full.read_bytes()[:full.stat().st_size // 2])
+    src = VideoSource(SourceConfig(kind="video", path=str(cut)))
+    _read_all(src)
+    src.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: video "), lines
+
+
+def test_truncated_mp4_is_a_clear_error(tmp_path):
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 48))
+    for f in _frames(10):
+        writer.write(f)
+    writer.release()
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])  # its index (moov) is gone
+    with pytest.raises(EngineError, match="cannot be read"):
+        VideoSource(SourceConfig(kind="video", path=str(path)))
+
+
+def _jpeg(path, progressive: bool = False):
+    img = np.random.default_rng(1).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_PROGRESSIVE, int(progressive)])
+    return path
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_truncated_jpeg_warns_once_naming_the_file(tmp_path, progressive):
+    _jpeg(tmp_path / "000.jpg", progressive)
+    cut = _jpeg(tmp_path / "001.jpg", progressive)
+    cut.write_bytes(cut.read_bytes()[:cut.stat().st_size // 2])
+    _jpeg(tmp_path / "002.jpg", progressive)
+    src = ImageFolderSource(SourceConfig(kind="images", path=str(tmp_path), loop=True))
+    messages = []
+    src.on_message = messages.append
+    frames = [src.read() for _ in range(7)]  # more than two passes
+    assert all(f is not None and f.rgb.shape == (96, 128, 3) for f in frames)  # still processed
+    assert len(messages) == 1 and str(cut) in messages[0] and "truncated" in messages[0], messages
+    assert src.truncated == {cut}
+
+
+def test_complete_jpegs_and_appended_data_do_not_warn(tmp_path):
+    from app.engine.sources import jpeg_is_complete
+
+    plain = _jpeg(tmp_path / "a.jpg")
+    assert jpeg_is_complete(plain) and jpeg_is_complete(_jpeg(tmp_path / "p.jpg", True))
+    data = plain.read_bytes()
+    motion = tmp_path / "motion.jpg"  # a phone's motion photo: a clip after the JPEG's end
+    motion.write_bytes(data + b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    assert jpeg_is_complete(motion)
+    for cut in (len(data) - 2, len(data) // 2, 200, 3):
+        (tmp_path / "cut.jpg").write_bytes(data[:cut])
+        assert not jpeg_is_complete(tmp_path / "cut.jpg"), cut
+    (tmp_path / "x.png").write_bytes(b"\x89PNG not a jpeg")
+    assert jpeg_is_complete(tmp_path / "x.png")  # other formats: not this check's business
