@@ -145,8 +145,11 @@ def check_numbers(values: dict) -> None:
 def check_number(flag: str, value, low: tuple | None, high: tuple | None, whole: bool,
                  default) -> None:
     """ConfigError unless value is a finite number (an int when `whole`) within the bounds."""
-    lo = "" if low is None else f"{'>=' if low[1] else '>'} {low[0]:g}"
-    hi = "" if high is None else f"{'<=' if high[1] else '<'} {high[0]:g}"
+    def num(x) -> str:
+        return str(x) if isinstance(x, int) else f"{x:g}"
+
+    lo = "" if low is None else f"{'>=' if low[1] else '>'} {num(low[0])}"
+    hi = "" if high is None else f"{'<=' if high[1] else '<'} {num(high[0])}"
     bounds = " and ".join(b for b in (lo, hi) if b)
     want = f"{'a whole number' if whole else 'a finite number'} {bounds}".strip()
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
