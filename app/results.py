@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-LEFT, RIGHT = 0, 1
-SIDE_NAMES = ("left", "right")
+from model.hand import LEFT, RIGHT
 
 
 @dataclass
@@ -19,7 +18,7 @@ class HandResult:
     """One tracked hand in one frame.
 
     hand_id: stable id while the track lives (0, 1, 2, ... never reused within a session).
-    side: LEFT (0) or RIGHT (1).
+    side: model.hand.Side, LEFT (0) or RIGHT (1).
     joints_m: (21, 3) float32, metres, camera frame, joint order of model.hand.Joint.
     uv_px: (21, 2) float32, pixels in the frame as delivered by the source.
     confidence: float in [0, 1].

@@ -27,7 +27,7 @@ from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 from threadpoolctl import ThreadpoolController
 
-from model.hand import BONES, NUM_JOINTS, SCALE_BONE, bone_lengths
+from model.hand import BONES, LEFT, NUM_JOINTS, RIGHT, SCALE_BONE, bone_lengths
 from model.kinematics import (
     MCP_POS,
     PHALANX_LEN,
@@ -41,7 +41,6 @@ from model.kinematics import (
     forward_kinematics,
 )
 
-LEFT, RIGHT = 0, 1
 HINGES = (3, 6, 7, 10, 11, 14, 15, 18, 19)  # thumb IP, PIP and DIP joints (= pose indices)
 SCALE_INDEX = BONES.index(SCALE_BONE)
 PALM = (0, 1, 5, 9, 13, 17)  # wrist, thumb CMC, MCPs: the rigid part used to start the fit

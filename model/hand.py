@@ -1,4 +1,5 @@
-"""Hand conventions: the 21 joints, the bones, finger colours and dataset orderings.
+"""Hand conventions: the 21 joints, the two sides, the bones, finger colours and dataset
+orderings.
 
 The canonical order is MediaPipe's: wrist, then thumb, index, middle, ring, little, each from the
 base to the tip. Every array of joints in this project, (..., 21, D), uses this order.
@@ -37,6 +38,17 @@ class Joint(IntEnum):
 
 NUM_JOINTS = 21
 JOINT_NAMES = tuple(j.name.lower() for j in Joint)
+
+
+class Side(IntEnum):
+    """The person's hand. Plain ints where they are stored (CSV, JSON, OSC: 0 left, 1 right)."""
+
+    LEFT = 0
+    RIGHT = 1
+
+
+LEFT, RIGHT = Side.LEFT, Side.RIGHT
+SIDE_NAMES = tuple(s.name.lower() for s in Side)  # ("left", "right")
 
 # Root and scale of the RHD/STB literature's normalisation: root = middle MCP,
 # scale = length of the middle MCP -> PIP bone.

@@ -17,7 +17,7 @@ import numpy as np
 
 from app.engine.errors import EngineError
 from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand
-from app.results import LEFT, RIGHT
+from model.hand import LEFT, RIGHT
 
 # Background / lighting seed of the demo when SourceConfig.seed is None: its procedural
 # background is not skin-coloured, so MediaPipe finds both hands on most frames (seed 0's

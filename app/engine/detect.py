@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine.errors import EngineError
-from app.results import LEFT, RIGHT
 from model.geometry import box_from_keypoints
+from model.hand import LEFT, RIGHT
 
 
 @dataclass

@@ -32,9 +32,8 @@ import cv2
 import numpy as np
 
 from app.engine.detect import Detection
-from app.results import RIGHT
 from model.geometry import Box
-from model.hand import Joint
+from model.hand import RIGHT, Joint
 
 # The palm's keypoints move rigidly with the hand (fingers articulate on their own): the motion
 # of the hand between frames is measured on these only.

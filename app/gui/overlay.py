@@ -10,8 +10,8 @@ import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
 
-from app.results import SIDE_NAMES, FrameResult, HandResult
-from model.hand import BONE_FINGER, BONES, FINGER_COLORS
+from app.results import FrameResult, HandResult
+from model.hand import BONE_FINGER, BONES, FINGER_COLORS, SIDE_NAMES
 
 # Box and label colour per side (left, right): distinct from the finger colours.
 SIDE_COLORS = ((90, 200, 250), (250, 140, 60))

@@ -9,8 +9,8 @@ import pyqtgraph.opengl as gl
 from PyQt6.QtGui import QFont, QVector3D
 
 from app.gui.config import Scene3DConfig
-from app.results import SIDE_NAMES, FrameResult
-from model.hand import BONE_FINGER, BONES, FINGER_COLORS
+from app.results import FrameResult
+from model.hand import BONE_FINGER, BONES, FINGER_COLORS, SIDE_NAMES
 
 BONE_INDEX = np.array(BONES, dtype=np.int64).reshape(-1)  # (40,) parent, child, parent, ...
 BONE_RGBA = np.repeat(np.array([FINGER_COLORS[f] for f in BONE_FINGER], np.float32) / 255.0, 2,

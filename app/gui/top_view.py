@@ -11,8 +11,8 @@ from PyQt6.QtGui import QColor, QPainter, QPen
 from PyQt6.QtWidgets import QWidget
 
 from app.gui.overlay import qcolor
-from app.results import SIDE_NAMES, FrameResult
-from model.hand import BONE_FINGER, BONES, FINGER_COLORS
+from app.results import FrameResult
+from model.hand import BONE_FINGER, BONES, FINGER_COLORS, SIDE_NAMES
 
 
 @dataclass

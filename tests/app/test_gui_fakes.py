@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from app.gui.settings import PanelSettings
-from app.results import LEFT, RIGHT, FrameResult, HandResult
+from app.results import FrameResult, HandResult
+from model.hand import LEFT, RIGHT
 from model.kinematics import Skeleton, forward_kinematics
 from train.synth.kinematics import POSE_LIBRARY, interpolate_keyframes
 

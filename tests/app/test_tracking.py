@@ -7,7 +7,7 @@ import numpy as np
 
 from app.engine.detect import Detection
 from app.engine.tracking import Tracker, TrackerConfig
-from app.results import LEFT, RIGHT
+from model.hand import LEFT, RIGHT
 
 W, H = 320, 240
 

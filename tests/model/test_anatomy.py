@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from model.anatomy import HINGES, LEFT, RIGHT, fit_hand, plausibility
-from model.hand import mirror_x
+from model.anatomy import HINGES, fit_hand, plausibility
+from model.hand import LEFT, RIGHT, mirror_x
 from model.kinematics import POSE_DIM, Skeleton, forward_kinematics
 from train.synth.kinematics import sample_pose
 from train.synth.shape import sample_shape

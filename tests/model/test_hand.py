@@ -1,14 +1,24 @@
+import json
+
 import numpy as np
 import pytest
 
 from model import hand
-from model.hand import BONES, Joint
+from model.hand import BONES, LEFT, RIGHT, SIDE_NAMES, Joint, Side
 
 
 def test_joint_order_is_mediapipe():
     assert Joint.WRIST == 0 and Joint.THUMB_TIP == 4 and Joint.INDEX_MCP == 5
     assert Joint.MIDDLE_MCP == 9 and Joint.LITTLE_TIP == 20
     assert len(Joint) == hand.NUM_JOINTS == 21
+
+
+def test_sides_are_plain_ints_where_stored():
+    assert (Side.LEFT, Side.RIGHT) == (LEFT, RIGHT) == (0, 1)
+    assert SIDE_NAMES == ("left", "right") and SIDE_NAMES[RIGHT] == "right"
+    # CSV cells, JSON and text show the number, as before the enum
+    assert f"{RIGHT}" == str(RIGHT) == "1" and json.dumps([LEFT, RIGHT]) == "[0, 1]"
+    assert 1 - RIGHT == LEFT and np.array([LEFT, RIGHT]).dtype.kind == "i"
 
 
 def test_bones_form_a_tree_rooted_at_the_wrist():

@@ -167,7 +167,8 @@ def test_depth_codec_round_trip():
 def test_choose_hand_never_picks_an_absent_hand_slot():
     """A fully occluded rendered hand (no mask pixels, no visible points) must still win over the
     empty slot that handtrack-synth writes for the hand it did not render."""
-    from train.data.rhd import LEFT, RIGHT, choose_hand
+    from model.hand import LEFT, RIGHT
+    from train.data.rhd import choose_hand
 
     mask = np.zeros((8, 8), np.uint8)
     uv_vis = np.zeros((42, 3))

@@ -12,13 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from model.geometry import depth_to_cloud
-from model.hand import from_rhd
+from model.hand import LEFT, RIGHT, from_rhd
 from train.data import rhd_format
 from train.data.base import HandDataset
 from train.data.config import SampleConfig
 from train.data.sample import RawSample
-
-LEFT, RIGHT = 0, 1
 
 
 def choose_hand(mask: np.ndarray, uv_vis: np.ndarray, xyz: np.ndarray | None = None) -> int:
