@@ -1,4 +1,5 @@
-"""Errors a user can cause when setting up a sink or opening a recorded session."""
+"""Errors a user can cause when setting up a sink (SessionError, for reading a recorded session,
+is in app.session)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,3 @@ class SinkConfigError(ValueError):
     """A sink cannot be created from its config (bad address, unusable folder...).
 
     The message names the problem and the fix; a CLI prints it as `error: <message>`."""
-
-
-class SessionError(ValueError):
-    """A recorded session folder cannot be read (missing or corrupt files)."""

@@ -28,7 +28,7 @@ from pythonosc.parsing import osc_types
 
 from app.results import FrameResult, HandResult
 from app.sinks.errors import SinkConfigError
-from app.sinks.net import DatagramSender, DatagramSink
+from app.sinks.udp_sender import DatagramSender, DatagramSink
 
 DEFAULT_OSC_PORT = 9000
 

@@ -15,34 +15,30 @@ never raises; the problem is kept in `error` and logged once.
 from __future__ import annotations
 
 import csv
-import datetime
-import json
 import logging
 import os
-import platform
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from app.results import FrameResult
-from app.sinks.errors import SinkConfigError
-from app.sinks.layout import (
+from app.session.layout import (
     CSV_COLUMNS,
     CSV_NAME,
-    FORMAT,
     INDEX_COLUMNS,
     INDEX_NAME,
     META_NAME,
     VIDEO_DIR,
     segment_name,
 )
-from model.hand import JOINT_NAMES
+from app.session.meta import end_meta, start_meta, write_meta
+from app.session.rows import csv_rows
+from app.sinks.errors import SinkConfigError
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -68,29 +64,23 @@ class RecorderConfig:
     extra: dict = field(default_factory=dict)  # anything else worth keeping
 
 
-def _software() -> dict:
-    try:
-        version = metadata.version("handtrack")
-    except metadata.PackageNotFoundError:
-        version = "unknown (not installed)"
-    return {"handtrack": version, "python": platform.python_version(), "opencv": cv2.__version__,
-            "numpy": np.__version__}
-
-
-def write_json_atomic(path: Path, obj: dict) -> None:
-    """Write JSON to a temporary file, fsync it and rename it over `path` (never half-written)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def recorder_config(engine, path: str | Path, **fields) -> RecorderConfig:
+    """The RecorderConfig for recording what an opened app.engine.Engine delivers (the same for
+    the command line and the window): the source's size, rate and settings (meta.json "camera"),
+    the intrinsics in use and where they come from, the model and the backend. An offline
+    source, where nothing needs dropping, waits for the video encoder (wait_for_video) instead
+    of dropping frames. fields: other RecorderConfig fields (video, segment_s...)."""
+    src, kind = engine.source, engine.config.source
+    w, h = src.size
+    K = engine.intrinsics((w, h))  # also sets engine.intrinsics_source
+    camera = {"source": kind.kind, "description": src.description,
+              "index": kind.camera if kind.kind == "camera" else None, "path": kind.path,
+              "width": w, "height": h, "fps": src.fps, "mirror": bool(src.mirrored)}
+    return RecorderConfig(path=path, fps=src.fps or 30.0, K=K,
+                          intrinsics_source=engine.intrinsics_source,
+                          model=str(getattr(engine, "checkpoint", None) or ""),
+                          backend=engine.backend_name, camera=camera,
+                          wait_for_video=not engine.drops_frames, **fields)
 
 
 def _fsync_path(path: Path) -> None:
@@ -101,28 +91,8 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _fmt(values) -> list[str]:
-    """float32 values -> shortest-safe text ('%.9g' round-trips float32 exactly)."""
-    return list(map("{:.9g}".format, values))
-
-
-def csv_rows(result: FrameResult) -> list[list[str]]:
-    """The frames.csv rows of one frame (one per hand, or one with empty hand fields)."""
-    head = [str(int(result.frame_id)), repr(float(result.capture_time)), str(int(result.width)),
-            str(int(result.height)), str(len(result.hands))]
-    if not result.hands:
-        return [head + [""] * (len(CSV_COLUMNS) - len(head))]
-    rows = []
-    for h in result.hands:
-        joints = np.asarray(h.joints_m, np.float32).reshape(-1).tolist()  # (63,)
-        uv = np.asarray(h.uv_px, np.float32).reshape(-1).tolist()  # (42,)
-        rows.append(head + [str(int(h.hand_id)), str(int(h.side)), repr(float(h.confidence))]
-                    + _fmt(joints) + _fmt(uv))
-    return rows
-
-
 class Recorder:
-    """Sink that records a session folder (layout in app.sinks.layout).
+    """Sink that records a session folder (layout in app.session.layout).
 
     write(result, frame_rgb (H, W, 3) uint8 RGB or None) queues the rows and a copy of the frame
     and returns; two background threads write the CSV and encode the video. When the encoder
@@ -148,7 +118,7 @@ class Recorder:
                 (self.path / VIDEO_DIR).mkdir(exist_ok=True)
             self.start_time = time.time()
             self._meta = self._initial_meta()
-            write_json_atomic(self.path / META_NAME, self._meta)
+            write_meta(self.path, self._meta)
             self._csv_file = open(self.path / CSV_NAME, "w", newline="", encoding="utf-8")
             self._csv = csv.writer(self._csv_file, lineterminator="\n")
             self._csv.writerow(CSV_COLUMNS)
@@ -185,34 +155,10 @@ class Recorder:
     # ------------------------------------------------------------------ metadata
     def _initial_meta(self) -> dict:
         c = self.config
-        K = None if c.K is None else np.asarray(c.K, np.float64).reshape(3, 3).tolist()
-        dist = None if c.dist is None else np.asarray(c.dist, np.float64).reshape(-1).tolist()
-        return {
-            "format": FORMAT,
-            "complete": False,
-            "start_time": self.start_time,
-            "start_time_utc": datetime.datetime.fromtimestamp(
-                self.start_time, datetime.UTC).isoformat(),
-            "software": _software(),
-            "joints": {"order": "model.hand.Joint (MediaPipe order)", "names": list(JOINT_NAMES)},
-            "units": {"joints": "metres", "uv": "pixels", "time": "seconds since the Unix epoch",
-                      "confidence": "0..1"},
-            "axes": "camera frame, OpenCV convention: x right, y down, z forward; pixel (0, 0) "
-                    "is the centre of the top-left pixel",
-            "sides": {"0": "left", "1": "right"},
-            "intrinsics": {"K": K, "dist": dist, "source": c.intrinsics_source},
-            "model": c.model,
-            "backend": c.backend,
-            "camera": dict(c.camera),
-            "extra": dict(c.extra),
-            "files": {"frames": CSV_NAME, "video_dir": VIDEO_DIR if c.video else None,
-                      "video_index": f"{VIDEO_DIR}/{INDEX_NAME}" if c.video else None},
-            "csv": {"columns": list(CSV_COLUMNS),
-                    "no_hand_rows": "a frame without hands has one row with hands = 0 and empty "
-                                    "hand fields"},
-            "video": {"enabled": c.video, "codec": c.fourcc, "fps": c.fps,
-                      "segment_s": c.segment_s, "colour": "RGB frames stored as BGR by OpenCV"},
-        }
+        return start_meta(self.start_time, K=c.K, dist=c.dist,
+                          intrinsics_source=c.intrinsics_source, model=c.model, backend=c.backend,
+                          camera=c.camera, extra=c.extra, video=c.video, fourcc=c.fourcc,
+                          fps=c.fps, segment_s=c.segment_s)
 
     # ------------------------------------------------------------------ pipeline side
     def write(self, result: FrameResult, frame_rgb: np.ndarray | None = None) -> None:
@@ -357,18 +303,10 @@ class Recorder:
                 f.close()
             except OSError as e:
                 self._disk_error(Path(f.name), e)
-        meta = dict(self._meta)
-        meta.update({
-            "complete": self.error is None,
-            "end_time": time.time(),
-            "frames": self.frames if self.error is None else None,
-            "rows": self.rows,
-            "error": self.error,
-        })
-        meta["video"] = dict(meta["video"], frames=self.video_frames, segments=self.segments,
-                             dropped=self.video_dropped)
+        meta = end_meta(self._meta, time.time(), self.error, self.frames, self.rows,
+                        self.video_frames, self.segments, self.video_dropped)
         try:
-            write_json_atomic(self.path / META_NAME, meta)
+            write_meta(self.path, meta)
         except OSError as e:
             self._disk_error(self.path / META_NAME, e)
 

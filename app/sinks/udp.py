@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.results import FrameResult
-from app.sinks.net import DatagramSender, DatagramSink
+from app.sinks.udp_sender import DatagramSender, DatagramSink
 
 DEFAULT_UDP_PORT = 9001
 FORMAT = "handtrack-udp-1"

@@ -1,4 +1,4 @@
-"""Read a session folder written by the Recorder (layout in app.sinks.layout).
+"""Read a session folder written by app.sinks.Recorder (layout in app.session.layout).
 
 read_session(dir) -> Session with .meta (dict), .frames (list of FrameResult), .video_path (the
 video folder or None), .video_segments and .iter_video() (recorded frames with their frame ids
@@ -10,9 +10,7 @@ naming the file and what to do.
 
 from __future__ import annotations
 
-import csv
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.results import FrameResult, HandResult
-from app.sinks.errors import SessionError
-from app.sinks.layout import (
+from app.results import FrameResult
+from app.session.errors import SessionError
+from app.session.layout import (
     CSV_COLUMNS,
     CSV_NAME,
     FORMAT,
@@ -32,10 +30,7 @@ from app.sinks.layout import (
     VIDEO_DIR,
     segment_name,
 )
-
-log = logging.getLogger(__name__)
-_J0 = CSV_COLUMNS.index("wrist_x_m")
-_U0 = CSV_COLUMNS.index("wrist_u_px")
+from app.session.rows import frames_from_rows, read_csv, warn
 
 
 @dataclass
@@ -92,70 +87,6 @@ class Session:
                 cap.release()
 
 
-def _warn(warnings: list[str], msg: str) -> None:
-    warnings.append(msg)
-    log.warning(msg)
-
-
-def _read_csv(path: Path, columns: tuple[str, ...], warnings: list[str]) -> list[list[str]]:
-    """Rows of a CSV written by the recorder; a partial last line is dropped and reported."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SessionError(f"{path}: cannot read it ({e})") from None
-    if text and not text.endswith("\n"):
-        cut = text.rfind("\n") + 1
-        _warn(warnings, f"{path.name}: dropped a partial last line ({len(text) - cut} bytes); "
-                        "the recording was interrupted while writing it")
-        text = text[:cut]
-    rows = list(csv.reader(text.splitlines()))
-    if not rows:
-        raise SessionError(f"{path}: the file is empty (no header); the recording did not start")
-    if tuple(rows[0]) != columns:
-        bad = next((i for i, (a, b) in enumerate(zip(rows[0], columns)) if a != b),
-                   min(len(rows[0]), len(columns)))
-        raise SessionError(f"{path}: unexpected header at column {bad + 1} (expected "
-                           f"{columns[bad] if bad < len(columns) else 'end of line'!r}); "
-                           "this is not a handtrack recording or it was edited")
-    for n, row in enumerate(rows[1:], start=2):
-        if len(row) != len(columns):
-            raise SessionError(f"{path}: line {n} has {len(row)} fields instead of "
-                               f"{len(columns)}; the file is corrupt")
-    return rows[1:]
-
-
-def _frames_from_rows(rows: list[list[str]], path: Path, warnings: list[str]) -> list[FrameResult]:
-    frames: list[FrameResult] = []
-    expected = 0  # hand rows still missing for frames[-1]
-    for n, row in enumerate(rows, start=2):
-        try:
-            fid, t, w, h, nh = int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4])
-            if expected == 0:
-                frames.append(FrameResult(fid, t, w, h))
-                expected = nh
-                if nh == 0:
-                    continue
-            elif fid != frames[-1].frame_id:
-                raise ValueError(f"frame {frames[-1].frame_id} has fewer hand rows than its "
-                                 "'hands' count")
-            vals = np.array(row[_J0:], dtype=np.float32)  # (63 + 42,)
-            frames[-1].hands.append(HandResult(
-                hand_id=int(row[5]), side=int(row[6]), confidence=float(row[7]),
-                joints_m=vals[:63].reshape(21, 3), uv_px=vals[63:].reshape(21, 2)))
-            expected -= 1
-        except ValueError as e:
-            raise SessionError(
-                f"{path}: line {n} cannot be read ({e}); the file is corrupt") from None
-    if expected:
-        dropped = frames.pop()
-        _warn(warnings, f"{path.name}: dropped the last frame {dropped.frame_id}, which has only "
-                        f"{len(dropped.hands)} of {len(dropped.hands) + expected} hand rows "
-                        "(recording interrupted)")
-    for f in frames:
-        f.hands.sort(key=lambda hand: hand.hand_id)
-    return frames
-
-
 def _read_video_index(root: Path, meta: dict, complete: bool, check_video: bool,
                       warnings: list[str]) -> list[tuple[int, float, int, int]]:
     video_meta = meta.get("video") or {}
@@ -169,7 +100,7 @@ def _read_video_index(root: Path, meta: dict, complete: bool, check_video: bool,
         return []
     try:
         index = [(int(f), float(t), int(s), int(i))
-                 for f, t, s, i in _read_csv(index_path, INDEX_COLUMNS, warnings)]
+                 for f, t, s, i in read_csv(index_path, INDEX_COLUMNS, warnings)]
     except ValueError as e:
         raise SessionError(f"{index_path}: cannot be read ({e}); the file is corrupt") from None
     if complete and video_meta.get("frames") is not None and len(index) != video_meta["frames"]:
@@ -199,8 +130,8 @@ def _read_video_index(root: Path, meta: dict, complete: bool, check_video: bool,
         except (IndexError, ValueError):
             continue
         if s not in counts:
-            _warn(warnings, f"{VIDEO_DIR}/{seg.name} was never closed (recording interrupted); "
-                            "its frames are skipped")
+            warn(warnings, f"{VIDEO_DIR}/{seg.name} was never closed (recording interrupted); "
+                           "its frames are skipped")
     return index
 
 
@@ -226,13 +157,13 @@ def read_session(path: str | Path, check_video: bool = True) -> Session:
         raise SessionError(f"{csv_path} is missing; re-copy the whole session folder")
     warnings: list[str] = []
     complete = bool(meta.get("complete"))
-    frames = _frames_from_rows(_read_csv(csv_path, CSV_COLUMNS, warnings), csv_path, warnings)
+    frames = frames_from_rows(read_csv(csv_path, CSV_COLUMNS, warnings), csv_path, warnings)
     if complete and meta.get("frames") != len(frames):
         raise SessionError(f"{csv_path} holds {len(frames)} frames but meta.json records "
                            f"{meta.get('frames')}; the file was truncated or edited")
     if not complete:
         why = f" ({meta['error']})" if meta.get("error") else ""
-        _warn(warnings, f"{root}: the recording was not closed cleanly{why}; read {len(frames)} "
-                        "frames up to the last flush")
+        warn(warnings, f"{root}: the recording was not closed cleanly{why}; read {len(frames)} "
+                       "frames up to the last flush")
     index = _read_video_index(root, meta, complete, check_video, warnings)
     return Session(root, meta, frames, complete, index, warnings)

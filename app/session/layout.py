@@ -1,4 +1,5 @@
-"""The layout of a recorded session folder, shared by the recorder and the reader.
+"""The layout of a recorded session folder, shared by the recorder (app.sinks) and the reader
+(replay in app.engine.sources).
 
     DIR/meta.json        session description; "complete": true only after a clean close
     DIR/frames.csv       one row per frame and hand (a frame without hands: one row, hands = 0)

@@ -1,5 +1,6 @@
-"""UDP plumbing shared by the OSC and JSON sinks: address parsing, resolution and a
-non-blocking sender that never raises into the pipeline and reports each kind of failure once.
+"""The UDP sender of the OSC and JSON sinks: HOST:PORT parsing and resolution, a non-blocking
+datagram sender that never raises into the pipeline and reports each kind of failure once, and
+the base class of the sinks built on it.
 """
 
 from __future__ import annotations
