@@ -8,9 +8,9 @@
   against PyTorch with ONNX Runtime and the largest difference printed.
   A checkpoint with the 2D-keypoint expert (strategy s4-2d) gives the fused graph: three more
   inputs "heat" (B, 21, M, M) float32 (MediaPipe's landmarks as heat maps in the crop,
-  app/engine/fusion.py), "heat_weight" (B,) and "rgb_weight" (B,) float32 in {0, 1} that switch
-  each expert per sample (RGB only: 1, 0 -> heat_weight 0; 2D only: rgb_weight 0; both: 1, 1),
-  so one graph serves --fuse rgb, 2d and rgb+2d.
+  model.heatmaps.landmarks_to_heatmaps), "heat_weight" (B,) and "rgb_weight" (B,) float32 in
+  {0, 1} that switch each expert per sample (RGB only: 1, 0 -> heat_weight 0; 2D only:
+  rgb_weight 0; both: 1, 1), so one graph serves --fuse rgb, 2d and rgb+2d.
 - Weight storage (--weights): "fp16" stores the large float32 tensors as float16 with a Cast node
   in front, which ONNX Runtime folds away when it loads the graph: half the file, float32
   compute, results within ~1e-4 of float32 storage (the exporter folds BatchNorm into the conv

@@ -37,12 +37,13 @@ from app.engine.crops import fast_crop_camera
 from app.engine.detect import DetectorConfig, MediaPipeDetector
 from app.engine.engine import load_camera_intrinsics
 from app.engine.errors import EngineError
-from app.engine.fusion import FUSE_MODES, expert_weights, landmarks_to_heatmaps
 from app.engine.metric import DEFAULT_HAND_SIZE_M, fit_root, project_px
 from app.engine.tracking import keypoint_box
 from model.anatomy import FitConfig, fit_hand, plausibility
 from model.geometry import transform_points
 from model.hand import BONE_FINGER, BONES, FINGER_COLORS
+from model.heatmaps import landmarks_to_heatmaps
+from model.inference import FUSE_MODES, expert_weights
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 DEFAULT_FIT = FitConfig()

@@ -7,6 +7,11 @@ the RGB encoder's mean and the pose decoder (and the FoldingNet cloud decoder); 
 whose precisions are scaled per sample (model.distributions.weighted_product_of_experts). Its
 submodule names are the training model's, so a training checkpoint's state dict loads into it
 directly.
+
+FUSE_MODES name the experts that form z: "rgb" (the RGB expert only), "2d" (the 2D expert alone
+on hands whose 2D keypoints exist, e.g. frames where the engine's detector ran; RGB on the
+others), "rgb+2d" (both experts where the 2D keypoints exist, RGB on the others);
+expert_weights gives the per-hand weights of a mode.
 """
 
 from __future__ import annotations
@@ -19,6 +24,18 @@ from model.distributions import fusion_prior_weight, weighted_product_of_experts
 from model.heatmap_encoder import HeatmapEncoder
 from model.net_config import NetConfig
 from model.rgb_encoder import RGBEncoder
+
+FUSE_MODES = ("rgb", "2d", "rgb+2d")
+
+
+def expert_weights(mode: str, has_landmarks: bool) -> tuple[float, float]:
+    """(rgb_weight, heat_weight) for one hand under a --fuse mode: the 2D expert joins only
+    when this hand's 2D keypoints (the detector's landmarks) exist."""
+    if mode not in FUSE_MODES:
+        raise ValueError(f"unknown fuse mode {mode!r}; use one of {', '.join(FUSE_MODES)}")
+    if mode == "rgb" or not has_landmarks:
+        return 1.0, 0.0
+    return (0.0, 1.0) if mode == "2d" else (1.0, 1.0)
 
 
 class HandPoseNet(nn.Module):

@@ -17,9 +17,10 @@ import torch
 from torch.utils.data import Subset
 
 from model.checkpoint import CheckpointError, load_inference
+from model.inference import FUSE_MODES
 from train import metrics, plots
 from train.data.noise2d import Noise2DConfig
-from train.evaluate import FUSE_MODES, evaluate, fit_anatomy, plausible_fraction, score
+from train.evaluate import evaluate, fit_anatomy, plausible_fraction, score
 from train.mediapipe2d import mediapipe_crop_keypoints
 
 KEYPOINTS2D = ("noisy-gt", "mediapipe")

@@ -8,14 +8,12 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
+from model import heatmaps
 from model.anatomy import FitConfig, fit_hand, plausibility
-from model.inference import HandPoseNet
+from model.inference import FUSE_MODES, HandPoseNet, expert_weights
 from train import metrics
-from train.data import heatmaps
 from train.data.config import SampleConfig
 from train.data.noise2d import Noise2DConfig, noisy_heatmaps
-
-FUSE_MODES = ("rgb", "2d", "rgb+2d")
 
 
 def heat_inputs(batch: dict, heatmap_size: int, fuse: str, noise: Noise2DConfig, seed: int,
@@ -25,7 +23,7 @@ def heat_inputs(batch: dict, heatmap_size: int, fuse: str, noise: Noise2DConfig,
     ground-truth uv_crop with the training noise model, drawn with a generator seeded by
     (seed, sample index) so every sample gets the same noise whatever the batching, or of
     keypoints2d[index] (21, 2) crop px (e.g. MediaPipe's) as they are; and the weights
-    heat_weight, rgb_weight (B,) (2d: rgb_weight 0)."""
+    heat_weight, rgb_weight (B,) of model.inference.expert_weights (2d: rgb_weight 0)."""
     S = batch["rgb"].shape[-1]
     index = batch["index"].tolist()
     if keypoints2d is not None:
@@ -34,8 +32,8 @@ def heat_inputs(batch: dict, heatmap_size: int, fuse: str, noise: Noise2DConfig,
         maps = [noisy_heatmaps(uv, S, heatmap_size, sigma, noise, np.random.default_rng((seed, i)))
                 for uv, i in zip(batch["uv_crop"].numpy(), index)]
     b = len(maps)
-    w_x = torch.zeros(b) if fuse == "2d" else torch.ones(b)
-    return torch.from_numpy(np.stack(maps)), torch.ones(b), w_x
+    w_x, w_h = expert_weights(fuse, has_landmarks=True)
+    return torch.from_numpy(np.stack(maps)), torch.full((b,), w_h), torch.full((b,), w_x)
 
 
 @torch.no_grad()

@@ -5,7 +5,7 @@ BackendOutput with pose (B, 21, 3) float32 (root-relative, divided by the middle
 in the crop camera) and optionally cloud (B, N, 3); `close()` frees it.
 
 A backend whose model has the 2D-keypoint expert (`has_heat`, strategy s4-2d) also takes `heat`
-(B, 21, M, M) float32 (M = `heatmap_size`, app/engine/fusion.py draws them), `heat_weight` and
+(B, 21, M, M) float32 (M = `heatmap_size`, model.heatmaps draws them), `heat_weight` and
 `rgb_weight` (B,) float32 in {0, 1}: per hand RGB only (heat_weight 0), 2D only (rgb_weight 0)
 or both. Without heat the result is the RGB expert's, as for every other model.
 

@@ -29,7 +29,6 @@ from app.engine.crops import fast_crop_camera, k_inverse
 from app.engine.detect import DetectorConfig, MediaPipeDetector
 from app.engine.errors import EngineError
 from app.engine.filters import FilterConfig, HandFilters
-from app.engine.fusion import FUSE_MODES, expert_weights, landmarks_to_heatmaps
 from app.engine.metric import MetricConfig, fit_root, project_px
 from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand, open_source
 from app.engine.stats import EngineStats
@@ -38,6 +37,8 @@ from app.results import FrameResult, HandResult
 from model.anatomy import FitConfig, HandFit, fit_hand
 from model.geometry import normalise_pose, transform_points
 from model.hand import ROOT
+from model.heatmaps import landmarks_to_heatmaps
+from model.inference import FUSE_MODES, expert_weights
 
 # The bundled model: a checkpoint and, next to it, its exports (default.onnx, default.trt.ep).
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "default.pt"

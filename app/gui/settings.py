@@ -10,8 +10,10 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings
 
+from model.inference import FUSE_MODES
+
 SOURCE_KINDS = ("camera", "video", "demo")
-FUSE_CHOICES = ("auto", "rgb", "2d", "rgb+2d")  # "auto": rgb+2d when the model has a 2D expert
+FUSE_CHOICES = ("auto", *FUSE_MODES)  # "auto": rgb+2d when the model has a 2D expert
 RESOLUTIONS = ((320, 240), (640, 480), (960, 540), (1280, 720), (1920, 1080))
 
 
@@ -22,7 +24,7 @@ class PanelSettings:
     backend: inference backend name; max_hands: hands tracked at most; smoothing: One Euro filter
     strength in [0, 1] (0 off). record_dir: folder sessions are written to. osc_*: OSC/UDP sink.
     show_cloud: draw (and ask the engine for) the point cloud decoded from RGB.
-    fuse: experts that form the latent, "auto" or one of FUSE_CHOICES (app.engine.fusion).
+    fuse: experts that form the latent, "auto" or one of FUSE_CHOICES (model.inference.FUSE_MODES).
     anatomy: fit the kinematic hand to each decoded pose (joint limits, bone proportions)."""
 
     source: str = "demo"

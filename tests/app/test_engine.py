@@ -248,7 +248,7 @@ class RecordingEngine(Engine):
 @pytest.mark.parametrize("fuse, weights", [(None, (1.0, 1.0)), ("rgb+2d", (1.0, 1.0)),
                                            ("2d", (0.0, 1.0)), ("rgb", None)])
 def test_fuse_feeds_the_detector_landmarks_on_detector_frames(fused_checkpoint, fuse, weights):
-    from train.data import heatmaps
+    from model import heatmaps
 
     cfg = demo_config(fused_checkpoint, 1, 6)
     cfg.fuse = fuse

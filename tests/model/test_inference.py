@@ -11,7 +11,7 @@ from model.checkpoint import (
     save_checkpoint,
     save_inference_checkpoint,
 )
-from model.inference import HandPoseNet, build_hand_pose_net
+from model.inference import FUSE_MODES, HandPoseNet, build_hand_pose_net, expert_weights
 from model.net_config import NetConfig
 
 TINY = NetConfig(crop_size=32, cloud_points=64, heatmap_size=16, fold_hidden=32,
@@ -181,3 +181,14 @@ def test_fused_onnx_matches_torch(tmp_path):
     with torch.no_grad():
         want = net(rgb, heat, w_h, w_x)[1].numpy()
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_expert_weights():
+    assert expert_weights("rgb+2d", True) == (1.0, 1.0)
+    assert expert_weights("rgb+2d", False) == (1.0, 0.0)
+    assert expert_weights("2d", True) == (0.0, 1.0)
+    assert expert_weights("2d", False) == (1.0, 0.0)
+    assert expert_weights("rgb", True) == (1.0, 0.0)
+    with pytest.raises(ValueError, match="rgb\\+2d"):
+        expert_weights("3d", True)
+    assert FUSE_MODES == ("rgb", "2d", "rgb+2d")

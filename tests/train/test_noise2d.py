@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from train.data import heatmaps
+from model import heatmaps
 from train.data.noise2d import (
     NEIGHBOUR_FINGERS,
     Noise2DConfig,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model import heatmaps
 from model.hand import NUM_JOINTS, Joint
-from train.data import heatmaps
 
 # Neighbouring long fingers whose labels a detector may swap: (first joint of a, of b), 4 each.
 NEIGHBOUR_FINGERS = ((Joint.INDEX_MCP, Joint.MIDDLE_MCP), (Joint.MIDDLE_MCP, Joint.RING_MCP),

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import torch
 
+from model import heatmaps
 from model.geometry import (
     Box,
     box_from_keypoints,
@@ -20,7 +21,6 @@ from model.geometry import (
     project,
     warp_crop,
 )
-from train.data import heatmaps
 from train.data.config import SampleConfig
 
 PAPER_CROP_PX = 256  # the paper's translation augmentation (+-20 px) is given for this size

@@ -1,4 +1,5 @@
-"""Keypoints <-> Gaussian heat maps, a matched encode / decode pair.
+"""Keypoints <-> Gaussian heat maps, a matched encode / decode pair (the 2D-keypoint expert's
+input: training samples, evaluation and the engine's detector landmarks all go through it).
 
 Pixel convention (model.geometry): the centre of the top-left pixel is (0, 0). A crop of side S
 maps to a heat map of side M by u_m = (u + 0.5) * M / S - 0.5.
@@ -7,6 +8,8 @@ maps to a heat map of side M by u_m = (u + 0.5) * M / S - 0.5.
 from __future__ import annotations
 
 import numpy as np
+
+from model.geometry import transform_points
 
 
 def crop_to_heatmap(uv_px: np.ndarray, crop_size: int, heatmap_size: int) -> np.ndarray:
@@ -67,3 +70,13 @@ def decode(heat: np.ndarray, crop_size: int) -> tuple[np.ndarray, np.ndarray]:
                 if den < -1e-12:
                     out[j, axis] += float(np.clip(0.5 * (la - ld) / den, -0.5, 0.5))
     return heatmap_to_crop(out, crop_size, M), conf.astype(np.float32)
+
+
+def landmarks_to_heatmaps(uv_px: np.ndarray, H: np.ndarray, crop_size: int, heatmap_size: int,
+                          sigma: float = 2.0) -> np.ndarray:
+    """encode of keypoints given in another image, carried into the crop first: uv_px (21, 2)
+    e.g. the detector's landmarks in frame pixels, H (3, 3) the crop homography (frame px ->
+    crop px, CropCamera.H) -> heat maps (21, M, M) float32 in [0, 1]; sigma in heat-map pixels
+    (the training sigma, checkpoint data["heatmap_sigma_px"])."""
+    uv_crop = transform_points(H, np.asarray(uv_px, np.float64))  # (21, 2) crop px
+    return encode(uv_crop, crop_size, heatmap_size, sigma)
