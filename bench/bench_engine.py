@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 
 from app.engine import BackendConfig, Engine, EngineConfig, SourceConfig, TrackerConfig  # noqa: E402
 from app.engine.backends import BackendOutput, open_backend  # noqa: E402
-from app.engine.demo import DemoSource  # noqa: E402
+from app.engine.sources.demo import DemoSource  # noqa: E402
 from model.geometry import normalise_pose, transform_points  # noqa: E402
 
 

@@ -295,8 +295,7 @@ def test_demo_runs_as_many_frames_as_asked():
 
 
 def test_demo_frames_beyond_the_default_sequence_are_rendered():
-    from app.engine.demo import DemoSource
-    from app.engine.sources import SourceConfig
+    from app.engine.sources import DemoSource, SourceConfig
 
     src = DemoSource(SourceConfig(kind="demo", width=64, height=48, demo_frames=602))
     src._i = 600

@@ -174,15 +174,14 @@ class FakeServices:
 
 
 class DemoTruthEngine(FakeEngine):
-    """The real demo source (app.engine.demo) with its ground truth handed out as the results:
-    real frames and plausible hands for looking at the window when no trained model is at hand
-    (the network's output is not involved; say so wherever its pictures are shown)."""
+    """The real demo source (app.engine.sources.demo) with its ground truth handed out as the
+    results: real frames and plausible hands for looking at the window when no trained model is
+    at hand (the network's output is not involved; say so wherever its pictures are shown)."""
 
     def __init__(self, settings: PanelSettings, on_message: Callable[[str], None],
                  fps: float = 30, **kwargs):
         super().__init__(settings, on_message, fps=fps, **kwargs)
-        from app.engine.demo import DemoSource
-        from app.engine.sources import SourceConfig
+        from app.engine.sources import DemoSource, SourceConfig
 
         self.source = DemoSource(SourceConfig(kind="demo", width=640, height=480, demo_hands=2,
                                               loop=True, mirror=False))

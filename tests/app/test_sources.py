@@ -83,7 +83,7 @@ def test_missing_camera_is_a_clear_error():
 
 
 def test_demo_source_ground_truth_projects_onto_its_pixels():
-    from app.engine.demo import DemoSource
+    from app.engine.sources.demo import DemoSource
     from model.geometry import project
 
     for mirror in (False, True):
@@ -256,7 +256,7 @@ def test_truncated_jpeg_warns_once_naming_the_file(tmp_path, progressive):
 
 
 def test_complete_jpegs_and_appended_data_do_not_warn(tmp_path):
-    from app.engine.sources import jpeg_is_complete
+    from app.engine.sources.images import jpeg_is_complete
 
     plain = _jpeg(tmp_path / "a.jpg")
     assert jpeg_is_complete(plain) and jpeg_is_complete(_jpeg(tmp_path / "p.jpg", True))

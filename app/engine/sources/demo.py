@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from app.engine.errors import EngineError
-from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand
+from app.engine.sources.base import Source, SourceConfig, SourceFrame, TruthHand
 from model.hand import LEFT, RIGHT
 
 # Background / lighting seed of the demo when SourceConfig.seed is None: its procedural

@@ -1,0 +1,136 @@
+"""The interface of every frame source: Source, its SourceConfig, the SourceFrame it delivers
+(with demo ground truth, TruthHand), the notice hook for warnings about the input, and the
+BGR -> RGB conversion the OpenCV sources share."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from app.results import FrameResult
+
+
+@dataclass
+class TruthHand:
+    """Ground truth of one hand from the demo source.
+
+    joints_m: (21, 3) metres, camera frame of the delivered (possibly mirrored) image.
+    uv_px: (21, 2) pixels in the delivered image. side: 0 left, 1 right (the person's hand).
+    """
+
+    joints_m: np.ndarray
+    uv_px: np.ndarray
+    side: int
+
+
+@dataclass
+class SourceFrame:
+    """One frame as it leaves a source.
+
+    rgb: (H, W, 3) uint8 RGB, already mirrored when the source mirrors.
+    capture_time: time.time() seconds when the frame was read.
+    truth: demo ground truth per hand, else None. recorded: the recorded FrameResult of a
+    replayed session, else None.
+    """
+
+    rgb: np.ndarray
+    capture_time: float
+    truth: list[TruthHand] | None = None
+    recorded: FrameResult | None = None
+
+
+@dataclass
+class SourceConfig:
+    """Which source to open and how.
+
+    kind: "camera", "video", "images", "demo" or "replay".
+    camera: camera index; width, height, fps: requested camera mode (0 = driver default).
+    path: video file, image folder or session folder.
+    mirror: flip frames horizontally (selfie view); None = on for a camera, off otherwise.
+    realtime: deliver file/demo frames at their frame rate and drop frames when processing is
+    slower (as a camera does); False = every frame is processed, as fast as possible.
+    loop: restart a video / image folder / demo sequence at its end.
+    demo_frames: length of one demo sequence; demo_hands: 1 or 2 synthetic hands; seed: demo
+    scene seed (None = app.engine.sources.demo.DEMO_SEED).
+    """
+
+    kind: str = "camera"
+    camera: int = 0
+    width: int = 640
+    height: int = 480
+    fps: float = 30.0
+    path: str | None = None
+    mirror: bool | None = None
+    realtime: bool = True
+    loop: bool = False
+    demo_frames: int = 600
+    demo_hands: int = 1
+    seed: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def mirrored(self) -> bool:
+        return self.kind == "camera" if self.mirror is None else bool(self.mirror)
+
+
+class Source:
+    """Interface of every frame source.
+
+    live: True for a camera (frames arrive at their own pace and are dropped when not taken),
+    False for files (the grabber paces or waits). independent_frames: consecutive frames are
+    unrelated pictures (an image folder): every frame is a fresh detection, nothing is tracked.
+    fps: nominal frame rate (0 = unknown). size: (width, height) in pixels. intrinsics: (3, 3) K
+    that belongs to the source (the demo generator's camera), else None (the engine uses a
+    calibration file or a field-of-view model). on_message: receives one-line warnings about
+    the input (a truncated file); None = printed to stderr.
+    """
+
+    live: bool = False
+    independent_frames: bool = False
+    fps: float = 0.0
+    mirrored: bool = False
+    intrinsics: np.ndarray | None = None
+    description: str = "source"
+    on_message: Callable[[str], None] | None = None
+
+    def notice(self, msg: str) -> None:
+        if self.on_message is not None:
+            self.on_message(msg)
+        else:
+            print(msg, file=sys.stderr, flush=True)
+
+    def read(self) -> SourceFrame | None:
+        raise NotImplementedError
+
+    @property
+    def size(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def reopen(self) -> bool:
+        """Try to recover after a failed read (a camera that vanished). Returns True on success."""
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def bgr_to_rgb(bgr: np.ndarray, mirror: bool) -> np.ndarray:
+    """An OpenCV image (H, W), (H, W, 3) BGR or (H, W, 4) BGRA -> (H, W, 3) uint8 RGB, flipped
+    horizontally when mirror."""
+    if bgr.ndim == 2:
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+    elif bgr.shape[2] == 4:
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
+    else:
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return cv2.flip(rgb, 1) if mirror else rgb
