@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from app.results import FrameResult, HandResult
-from app.sinks import OscConfig, OscSink, Recorder, RecorderConfig, UdpConfig, UdpSink
+from app.sinks import (
+    OscConfig,
+    OscSink,
+    Recorder,
+    RecorderConfig,
+    SinkFanout,
+    UdpConfig,
+    UdpSink,
+)
 
 
 def frames(n: int, width: int, height: int, hands: int = 2):
@@ -66,6 +74,11 @@ def main() -> None:
             ms = _median_ms(sink, items)
         print(f"  {name:<18} {ms:7.4f} ms  (sent {sink.stats['sent']}, dropped "
               f"{sink.stats['dropped']})")
+    with SinkFanout() as fanout:  # what the CLI and the window call per frame
+        fanout.add("osc", OscSink(OscConfig(port=port)))
+        fanout.add("udp", UdpSink(UdpConfig(port=port)))
+        ms = _median_ms(fanout, items)
+    print(f"  {'fan-out OSC+UDP':<18} {ms:7.4f} ms  (both sinks and the error poll)")
     stop.set()
     with tempfile.TemporaryDirectory() as tmp:
         for video in (False, True):
