@@ -39,25 +39,30 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 import numpy as np
 
-from app.engine.backends import onnx_path_of, tensorrt_path_of
+from app.engine.backends import checkpoint_errors
 from app.engine.errors import EngineError
+from model.checkpoint import (
+    ONNX_METADATA_KEY,
+    ModelInfo,
+    load_inference,
+    onnx_path_of,
+    sidecar_path_of,
+    tensorrt_path_of,
+)
 
 
 def _load(checkpoint: Path, with_cloud: bool):
-    from model.checkpoint import CheckpointError, load_inference
-
-    try:
-        return load_inference(checkpoint, with_cloud=with_cloud)
-    except FileNotFoundError:
-        raise EngineError(f"checkpoint {checkpoint} does not exist; pass the .pt file written "
-                          "by handtrack-train") from None
-    except CheckpointError as e:
-        raise EngineError(str(e)) from None
+    """(net, meta, ModelInfo) of a checkpoint (load_inference); a missing or unusable file is
+    an EngineError."""
+    with checkpoint_errors(checkpoint):
+        net, meta = load_inference(checkpoint, with_cloud=with_cloud)
+    return net, meta, ModelInfo.from_meta(meta, checkpoint)
 
 
 WEIGHT_MODES = ("auto", "fp32", "fp16")
@@ -151,13 +156,13 @@ def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_clou
     checkpoint = Path(checkpoint)
     out = Path(out) if out is not None else onnx_path_of(checkpoint)
     _prepare_out(out, "ONNX model", "--onnx-out", onnx_path_of(checkpoint).name)
-    net, meta = _load(checkpoint, with_cloud)
-    S, M = int(meta["crop_size"]), int(meta["heatmap_size"])
+    net, meta, info = _load(checkpoint, with_cloud)
+    S, M = info.crop_size, info.heatmap_size
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, S, S, generator=g)
     args: tuple = (x,)
     inputs = ["rgb"]
-    if meta.get("has_heat_encoder"):  # the fused graph; weights: both experts, RGB only
+    if info.fused:  # the fused graph; weights: both experts, RGB only
         args = (x, torch.rand(2, 21, M, M, generator=g), torch.tensor([1.0, 0.0]),
                 torch.tensor([1.0, 1.0]))
         inputs = ["rgb", "heat", "heat_weight", "rgb_weight"]
@@ -169,14 +174,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_clou
         torch.onnx.export(net, args, buf, dynamo=False, input_names=inputs,
                           output_names=names, dynamic_axes=axes, opset_version=opset)
     model = onnx.load_from_string(buf.getvalue())
-    info = {"crop_size": S, "strategy": meta["strategy"], "latent_dim": meta["latent_dim"],
-            "cloud_points": meta["cloud_points"] if with_cloud else 0,
-            "checkpoint": checkpoint.name, "metrics": meta["metrics"],
-            "heatmap_size": M, "fused": len(inputs) > 1,
-            "heatmap_sigma_px": float(meta["data"].get("heatmap_sigma_px", 2.0)),
-            "weights_sha256": meta["weights_sha256"]}
+    if not with_cloud:
+        info = replace(info, cloud_points=0)  # 0: the graph has no cloud output
     entry = model.metadata_props.add()
-    entry.key, entry.value = "handtrack", json.dumps(info)
+    entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(info.to_dict())
     if weights == "auto":
         weights = "fp16" if meta["fp16_weights"] else "fp32"
     if weights == "fp16":
@@ -208,9 +209,8 @@ def export_tensorrt(checkpoint: str | Path, out: str | Path | None = None,
     checkpoint = Path(checkpoint)
     out = Path(out) if out is not None else tensorrt_path_of(checkpoint)
     _prepare_out(out, "TensorRT model", None, tensorrt_path_of(checkpoint).name)
-    net, meta = _load(checkpoint, with_cloud=False)
-    S, M = int(meta["crop_size"]), int(meta["heatmap_size"])
-    fused = bool(meta.get("has_heat_encoder"))
+    net, _, info = _load(checkpoint, with_cloud=False)
+    S, M, fused = info.crop_size, info.heatmap_size, info.fused
     net = net.cuda().eval()
     inputs = [torch.rand(batch, 3, S, S, device="cuda")]
     if fused:  # the same four inputs as the fused ONNX graph (module doc)
@@ -218,21 +218,21 @@ def export_tensorrt(checkpoint: str | Path, out: str | Path | None = None,
                    torch.ones(batch, device="cuda"), torch.ones(batch, device="cuda")]
     trt_gm = torch_tensorrt.compile(net, ir="dynamo", arg_inputs=inputs,
                                     enabled_precisions={torch.float16})
-    sidecar = {"crop_size": S, "batch": batch, "precision": "fp16", "strategy": meta["strategy"],
-               "checkpoint": checkpoint.name, "fused": fused, "heatmap_size": M,
-               "heatmap_sigma_px": float(meta["data"].get("heatmap_sigma_px", 2.0)),
-               "weights_sha256": meta["weights_sha256"]}
+    # the sidecar's fields: the engine's batch and precision, no latent size, cloud or metrics
+    sidecar = replace(info, batch=batch, precision="fp16", latent_dim=None, cloud_points=None,
+                      metrics=None)
     return write_tensorrt_artefact(
         out, lambda tmp: torch_tensorrt.save(trt_gm, str(tmp), arg_inputs=inputs), sidecar)
 
 
-def write_tensorrt_artefact(out: Path, save: Callable[[Path], None], sidecar: dict) -> Path:
-    """Write the engine (save(path)) and then its JSON sidecar, each atomically: an interrupted
-    export leaves at worst the new engine beside the old sidecar, whose weights hash then no
-    longer matches the checkpoint (unless the weights are the same), so it is not used."""
+def write_tensorrt_artefact(out: Path, save: Callable[[Path], None], sidecar: ModelInfo) -> Path:
+    """Write the engine (save(path)) and then its JSON sidecar (ModelInfo.to_dict), each
+    atomically: an interrupted export leaves at worst the new engine beside the old sidecar,
+    whose weights hash then no longer matches the checkpoint (unless the weights are the
+    same), so it is not used."""
+    text = json.dumps(sidecar.to_dict())
     write_atomic(out, save, "TensorRT model")
-    write_atomic(Path(str(out) + ".json"), lambda tmp: tmp.write_text(json.dumps(sidecar)),
-                 "TensorRT sidecar")
+    write_atomic(sidecar_path_of(out), lambda tmp: tmp.write_text(text), "TensorRT sidecar")
     return out
 
 

@@ -9,6 +9,11 @@ A checkpoint is a `torch.save` dict readable with `torch.load(..., weights_only=
 The identity of a checkpoint's network is `checkpoint_weights_sha256(path)` (its weights, config
 and data dict); exported artefacts (app/export.py) carry it so that the app never runs one made
 from other weights.
+
+Exported artefacts sit next to the checkpoint: NAME.pt -> NAME.onnx (onnx_path_of), NAME.trt.ep
+(tensorrt_path_of) and its JSON sidecar NAME.trt.ep.json (sidecar_path_of). Each describes its
+network with a `ModelInfo` (ONNX: as JSON in the metadata entry ONNX_METADATA_KEY; TensorRT: the
+sidecar), written by handtrack-export and read by every inference backend.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import pickle
 import re
 import warnings
 import zipfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -203,3 +208,95 @@ def save_inference_checkpoint(path: str | Path, net: HandPoseNet, strategy: str 
             "heatmap_size": c.heatmap_size}
     return save_checkpoint(path, strategy=strategy, config=c, data=data,
                            state_dict=net.state_dict(), metrics=metrics)
+
+
+def onnx_path_of(checkpoint: str | Path) -> Path:
+    """NAME.pt -> NAME.onnx, the ONNX artefact handtrack-export writes next to a checkpoint."""
+    return Path(checkpoint).with_suffix(".onnx")
+
+
+def tensorrt_path_of(checkpoint: str | Path) -> Path:
+    """NAME.pt -> NAME.trt.ep, the TensorRT artefact (ExportedProgram) next to a checkpoint."""
+    return Path(checkpoint).with_suffix(".trt.ep")
+
+
+def sidecar_path_of(artefact: str | Path) -> Path:
+    """NAME.trt.ep -> NAME.trt.ep.json, the JSON ModelInfo beside a TensorRT artefact."""
+    return Path(str(artefact) + ".json")
+
+
+ONNX_METADATA_KEY = "handtrack"  # the ONNX metadata entry holding ModelInfo.to_dict() as JSON
+
+
+def _as_dict(value: object) -> dict:
+    if not isinstance(value, dict):
+        raise TypeError("not a dict")
+    return dict(value)
+
+
+_FIELD_TYPES = {"crop_size": int, "batch": int, "precision": str, "strategy": str,
+                "latent_dim": int, "cloud_points": int, "checkpoint": str, "metrics": _as_dict,
+                "heatmap_size": int, "fused": bool, "heatmap_sigma_px": float,
+                "weights_sha256": str}
+
+
+@dataclass
+class ModelInfo:
+    """What an exported artefact says about the network inside it.
+
+    crop_size: S of the RGB input; strategy: the training strategy; checkpoint: file name of the
+    checkpoint it was exported from; heatmap_size: M of the heat-map input; fused: the graph has
+    the 2D expert's inputs (heat, heat_weight, rgb_weight); heatmap_sigma_px: the Gaussian sigma
+    the 2D expert was trained with; weights_sha256: checkpoint_weights_sha256 of that checkpoint
+    (None: exported before artefacts carried it). ONNX only: latent_dim, cloud_points (0: no
+    cloud output), metrics. TensorRT only: batch (the engine's fixed batch), precision.
+
+    None = not recorded: left out of to_dict, so each artefact keeps its own keys. The field
+    order is the key order of the written JSON."""
+
+    crop_size: int | None = None
+    batch: int | None = None
+    precision: str | None = None
+    strategy: str | None = None
+    latent_dim: int | None = None
+    cloud_points: int | None = None
+    checkpoint: str | None = None
+    metrics: dict | None = None
+    heatmap_size: int | None = None
+    fused: bool = False
+    heatmap_sigma_px: float = 2.0
+    weights_sha256: str | None = None
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict of the recorded fields."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_dict(cls, d: object) -> ModelInfo:
+        """Read what an artefact holds: unknown keys are ignored, missing ones take the
+        defaults (a non-dict, e.g. unreadable metadata, gives all defaults). Raises ValueError
+        naming a field whose value has the wrong type."""
+        d = d if isinstance(d, dict) else {}
+        out = cls()
+        for f in fields(cls):
+            value = d.get(f.name)
+            if value is None:
+                continue
+            try:
+                setattr(out, f.name, _FIELD_TYPES[f.name](value))
+            except (TypeError, ValueError):
+                raise ValueError(f"model info field {f.name!r} has the bad value {value!r}; "
+                                 "export the model again with handtrack-export") from None
+        return out
+
+    @classmethod
+    def from_meta(cls, meta: dict, checkpoint: str | Path) -> ModelInfo:
+        """The info of the network load_inference(checkpoint) returned with `meta`."""
+        return cls.from_dict({
+            "crop_size": meta["crop_size"], "strategy": meta["strategy"],
+            "latent_dim": meta["latent_dim"], "cloud_points": meta["cloud_points"],
+            "checkpoint": Path(checkpoint).name, "metrics": meta["metrics"],
+            "heatmap_size": meta["heatmap_size"], "fused": meta["has_heat_encoder"],
+            "heatmap_sigma_px": meta["data"].get("heatmap_sigma_px"),
+            "weights_sha256": meta["weights_sha256"]})

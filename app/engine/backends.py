@@ -15,25 +15,38 @@ or both. Without heat the result is the RGB expert's, as for every other model.
 - tensorrt: the torch-tensorrt ExportedProgram (.ep, fp16, batch max_batch) written by
   handtrack-export on a CUDA machine.
 
-Artefacts sit next to the checkpoint: NAME.pt, NAME.onnx, NAME.trt.ep. Each carries the
-weights_sha256 of the checkpoint it was exported from (model/checkpoint.py; ONNX: the "handtrack"
-metadata entry, TensorRT: the JSON sidecar), checked against the checkpoint when it is opened:
+Artefacts sit next to the checkpoint: NAME.pt, NAME.onnx, NAME.trt.ep (model.checkpoint's
+onnx_path_of / tensorrt_path_of). Each describes its network with a model.checkpoint.ModelInfo
+(ONNX: the "handtrack" metadata entry, TensorRT: the JSON sidecar; the torch backend makes one
+from the checkpoint), read here with ModelInfo.from_dict. Its weights_sha256, the hash of the
+checkpoint the artefact was exported from, is checked against the checkpoint when it is opened:
 "auto" skips an artefact made from other weights (or one without the hash) with a warning, an
 explicit --backend onnxruntime / tensorrt refuses it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from app.engine.errors import EngineError
+from model.checkpoint import (
+    ONNX_METADATA_KEY,
+    CheckpointError,
+    ModelInfo,
+    checkpoint_weights_sha256,
+    load_inference,
+    onnx_path_of,
+    sidecar_path_of,
+    tensorrt_path_of,
+)
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 
@@ -68,22 +81,46 @@ class BackendOutput:
     cloud: np.ndarray | None = None
 
 
-def onnx_path_of(checkpoint: Path) -> Path:
-    return checkpoint.with_suffix(".onnx")
-
-
-def tensorrt_path_of(checkpoint: Path) -> Path:
-    return checkpoint.with_suffix(".trt.ep")
-
-
 def tensorrt_meta(ep_file: Path) -> dict:
     """The JSON sidecar (NAME.trt.ep.json) of a TensorRT artefact; {} when missing or
     unreadable."""
     try:
-        meta = json.loads(Path(str(ep_file) + ".json").read_text())
+        meta = json.loads(sidecar_path_of(ep_file).read_text())
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+def onnx_meta(session) -> dict:
+    """The "handtrack" metadata entry of an onnxruntime session's model; {} when missing or
+    unreadable."""
+    text = session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY, "{}")
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def read_info(artefact: Path, meta: dict) -> ModelInfo:
+    """ModelInfo.from_dict of an artefact's metadata; a bad field is an EngineError."""
+    try:
+        return ModelInfo.from_dict(meta)
+    except ValueError as e:
+        raise EngineError(f"{artefact}: {e}") from None
+
+
+@contextlib.contextmanager
+def checkpoint_errors(path: Path) -> Iterator[None]:
+    """Reading the checkpoint `path` inside: a missing or unusable file becomes an EngineError
+    with the fix (the one-line reasons of model.checkpoint)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise EngineError(f"checkpoint {path} does not exist; pass --checkpoint PATH (a .pt "
+                          "from handtrack-train)") from None
+    except CheckpointError as e:
+        raise EngineError(str(e)) from None
 
 
 def _threads(n: int) -> int:
@@ -159,18 +196,6 @@ class Backend:
         self.close()
 
 
-def _load_checkpoint(path: Path, with_cloud: bool, device: str):
-    from model.checkpoint import CheckpointError, load_inference
-
-    try:
-        return load_inference(path, with_cloud=with_cloud, map_location=device)
-    except FileNotFoundError:
-        raise EngineError(f"checkpoint {path} does not exist; pass --checkpoint PATH (a .pt "
-                          "from handtrack-train)") from None
-    except CheckpointError as e:
-        raise EngineError(str(e)) from None
-
-
 class TorchBackend(Backend):
     """Eager PyTorch on CPU or CUDA."""
 
@@ -192,14 +217,17 @@ class TorchBackend(Backend):
             # starve MediaPipe, capture and the GUI (and each other on a busy machine), so the
             # default is half the cores.
             torch.set_num_threads(threads if threads > 0 else max(1, (os.cpu_count() or 2) // 2))
-        self.net, self.meta = _load_checkpoint(Path(checkpoint), with_cloud, device)
+        with checkpoint_errors(Path(checkpoint)):
+            self.net, meta = load_inference(checkpoint, with_cloud=with_cloud,
+                                            map_location=device)
         self.net.to(device)
-        self.crop_size = int(self.meta["crop_size"])
+        self.info = ModelInfo.from_meta(meta, checkpoint)
+        self.crop_size = self.info.crop_size
         self.has_cloud = with_cloud
-        self.has_heat = bool(self.meta.get("has_heat_encoder"))
-        self.heatmap_size = int(self.meta["heatmap_size"])
-        self.heatmap_sigma_px = float(self.meta["data"].get("heatmap_sigma_px", 2.0))
-        self.weights_sha256 = self.meta["weights_sha256"]
+        self.has_heat = self.info.fused
+        self.heatmap_size = self.info.heatmap_size
+        self.heatmap_sigma_px = self.info.heatmap_sigma_px
+        self.weights_sha256 = self.info.weights_sha256
 
     def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
               heat_weight: np.ndarray | None = None,
@@ -251,15 +279,11 @@ class OnnxBackend(Backend):
             reason = str(e).strip().splitlines()[0][:200]
             raise EngineError(f"ONNX model {path} cannot be loaded ({reason}); export it again "
                               "with handtrack-export") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        try:
-            self.meta = json.loads(meta.get("handtrack", "{}"))
-        except json.JSONDecodeError:
-            self.meta = {}
-        self.weights_sha256 = self.meta.get("weights_sha256")
+        self.info = read_info(path, onnx_meta(self.session))
+        self.weights_sha256 = self.info.weights_sha256
         check_made_from(path, self.weights_sha256, made_from)
         shape = self.session.get_inputs()[0].shape
-        self.crop_size = int(self.meta.get("crop_size") or shape[-1])
+        self.crop_size = int(self.info.crop_size or shape[-1])
         self._input = self.session.get_inputs()[0].name
         names = [o.name for o in self.session.get_outputs()]
         self.has_cloud = with_cloud and "cloud" in names
@@ -270,8 +294,8 @@ class OnnxBackend(Backend):
         inputs = {i.name: i for i in self.session.get_inputs()}
         self.has_heat = {"heat", "heat_weight", "rgb_weight"} <= set(inputs)
         if self.has_heat:
-            self.heatmap_size = int(self.meta.get("heatmap_size") or inputs["heat"].shape[-1])
-            self.heatmap_sigma_px = float(self.meta.get("heatmap_sigma_px", 2.0))
+            self.heatmap_size = int(self.info.heatmap_size or inputs["heat"].shape[-1])
+            self.heatmap_sigma_px = self.info.heatmap_sigma_px
 
     def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
               heat_weight: np.ndarray | None = None,
@@ -311,18 +335,22 @@ class TensorRTBackend(Backend):
                               f"{path.with_name(path.name.removesuffix('.trt.ep') + '.pt')}`")
         self._torch = torch
         self.device = "cuda"
-        self.meta = tensorrt_meta(path)
-        self.weights_sha256 = self.meta.get("weights_sha256")
+        self.info = read_info(path, tensorrt_meta(path))
+        self.weights_sha256 = self.info.weights_sha256
         check_made_from(path, self.weights_sha256, made_from)
+        if self.info.fused and self.info.heatmap_size is None:
+            raise EngineError(f"the sidecar {sidecar_path_of(path)} of a fused TensorRT model "
+                              "lacks heatmap_size; build it again with handtrack-export "
+                              "--tensorrt")
         self.module = torch_tensorrt.load(str(path)).module()
-        self.crop_size = int(self.meta.get("crop_size", 128))
-        self.max_batch = int(self.meta.get("batch", max_batch))
+        self.crop_size = self.info.crop_size or 128  # a sidecar without it: the real-time crop
+        self.max_batch = self.info.batch or max_batch
         n, s = self.max_batch, self.crop_size
         self._bufs = [torch.zeros((n, 3, s, s), device="cuda", dtype=torch.float32)]
-        self.has_heat = bool(self.meta.get("fused"))
+        self.has_heat = self.info.fused
         if self.has_heat:
-            self.heatmap_size = m = int(self.meta["heatmap_size"])
-            self.heatmap_sigma_px = float(self.meta.get("heatmap_sigma_px", 2.0))
+            self.heatmap_size = m = self.info.heatmap_size
+            self.heatmap_sigma_px = self.info.heatmap_sigma_px
             self._bufs += [torch.zeros((n, 21, m, m), device="cuda", dtype=torch.float32),
                            torch.zeros(n, device="cuda", dtype=torch.float32),  # heat weight
                            torch.ones(n, device="cuda", dtype=torch.float32)]  # rgb weight
@@ -342,18 +370,6 @@ class TensorRTBackend(Backend):
             out = self.module(*self._bufs)
         pose = out[1][:b].float().cpu().numpy()
         return BackendOutput(pose, None)
-
-
-def _checkpoint_sha256(checkpoint: Path) -> str:
-    from model.checkpoint import CheckpointError, checkpoint_weights_sha256
-
-    try:
-        return checkpoint_weights_sha256(checkpoint)
-    except FileNotFoundError:
-        raise EngineError(f"checkpoint {checkpoint} does not exist; pass --checkpoint PATH (a "
-                          ".pt from handtrack-train)") from None
-    except CheckpointError as e:
-        raise EngineError(str(e)) from None
 
 
 def _tensorrt_usable(config: BackendConfig, checkpoint: Path) -> bool:
@@ -395,7 +411,8 @@ def open_backend(config: BackendConfig, checkpoint: Path,
             break
         path = (onnx_path_of if kind == "onnxruntime" else tensorrt_path_of)(checkpoint)
         if made_from is None and path.is_file():  # read once, only when there is a file
-            made_from = (checkpoint, _checkpoint_sha256(checkpoint))
+            with checkpoint_errors(checkpoint):
+                made_from = (checkpoint, checkpoint_weights_sha256(checkpoint))
         try:
             if kind == "onnxruntime":
                 backend = OnnxBackend(path, config.threads, config.with_cloud, config.spin,

@@ -5,15 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.engine.backends import (
-    BackendConfig,
-    OnnxBackend,
-    TorchBackend,
-    onnx_path_of,
-    open_backend,
-    tensorrt_path_of,
-)
+from app.engine.backends import BackendConfig, OnnxBackend, TorchBackend, open_backend
 from app.engine.errors import EngineError
+from model.checkpoint import onnx_path_of, tensorrt_path_of
 from tests.app.test_engine import CROP, make_checkpoint
 
 

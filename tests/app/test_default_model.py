@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.engine import DEFAULT_CHECKPOINT, Engine, resolve_checkpoint
-from app.engine.backends import onnx_path_of
+from model.checkpoint import onnx_path_of
 from tests.app.test_engine import demo_config
 
 MAX_MB = 30.0  # the size limit for the shipped weights

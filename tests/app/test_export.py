@@ -145,6 +145,7 @@ def test_failed_tensorrt_write_leaves_the_old_pair(tmp_path):
 
     from app.engine.errors import EngineError
     from app.export import write_tensorrt_artefact
+    from model.checkpoint import ModelInfo
 
     ep = tmp_path / "m.trt.ep"
 
@@ -157,11 +158,11 @@ def test_failed_tensorrt_write_leaves_the_old_pair(tmp_path):
         path.write_bytes(b"new-eng")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    write_tensorrt_artefact(ep, save(b"old-engine"), {"weights_sha256": "a" * 64})
+    write_tensorrt_artefact(ep, save(b"old-engine"), ModelInfo(weights_sha256="a" * 64))
     old = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert sorted(old) == ["m.trt.ep", "m.trt.ep.json"]
     with pytest.raises(EngineError, match="No space left"):
-        write_tensorrt_artefact(ep, half_then_enospc, {"weights_sha256": "b" * 64})
+        write_tensorrt_artefact(ep, half_then_enospc, ModelInfo(weights_sha256="b" * 64))
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
 
     real = Path.write_text
@@ -173,7 +174,7 @@ def test_failed_tensorrt_write_leaves_the_old_pair(tmp_path):
     with pytest.MonkeyPatch.context() as m:
         m.setattr(Path, "write_text", sidecar_fails)
         with pytest.raises(EngineError, match="No space left"):
-            write_tensorrt_artefact(ep, save(b"new-engine"), {"weights_sha256": "b" * 64})
+            write_tensorrt_artefact(ep, save(b"new-engine"), ModelInfo(weights_sha256="b" * 64))
     files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert sorted(files) == ["m.trt.ep", "m.trt.ep.json"]  # no temporary file
     assert files["m.trt.ep.json"] == old["m.trt.ep.json"]  # the old sidecar, whole

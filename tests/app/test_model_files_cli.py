@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from app.cli import main
-from app.engine.backends import onnx_path_of
+from model.checkpoint import onnx_path_of
 from tests.app.test_engine import CROP, make_checkpoint
 
 RUN = ["--demo", "--headless", "--frames", "1"]

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
 
 from model.checkpoint import (
     CheckpointError,
+    ModelInfo,
     checkpoint_weights_sha256,
     load_inference,
+    onnx_path_of,
     read_checkpoint,
     save_checkpoint,
     save_inference_checkpoint,
+    sidecar_path_of,
+    tensorrt_path_of,
     weights_sha256,
 )
 from model.inference import build_hand_pose_net
@@ -120,3 +126,57 @@ def test_save_then_read_round_trip(small_net, tmp_path):
     ckpt = read_checkpoint(path, mmap=True)
     assert ckpt["strategy"] == "s1" and ckpt["step"] == 3
     assert weights_sha256(ckpt["state_dict"]) == weights_sha256(small_net.state_dict())
+
+
+# The "handtrack" ONNX metadata entry and the TensorRT sidecar as handtrack-export writes them
+# (the bundled default.onnx carries this layout).
+ONNX_INFO = {"crop_size": 128, "strategy": "s4-2d", "latent_dim": 64, "cloud_points": 0,
+             "checkpoint": "default.pt", "metrics": {"eval_epe_mm": 41.5, "eval_n": 300},
+             "heatmap_size": 64, "fused": True, "heatmap_sigma_px": 2.0,
+             "weights_sha256": "16" * 32}
+SIDECAR = {"crop_size": 128, "batch": 2, "precision": "fp16", "strategy": "s4-2d",
+           "checkpoint": "default.pt", "fused": True, "heatmap_size": 64,
+           "heatmap_sigma_px": 2.0, "weights_sha256": "16" * 32}
+
+
+@pytest.mark.parametrize("written", [ONNX_INFO, SIDECAR])
+def test_model_info_round_trip_keeps_each_artefacts_keys(written):
+    info = ModelInfo.from_dict(json.loads(json.dumps(written)))
+    assert info.to_dict() == written and ModelInfo.from_dict(info.to_dict()) == info
+    assert info.fused and info.heatmap_size == 64 and info.weights_sha256 == "16" * 32
+
+
+def test_model_info_onnx_entry_is_written_as_before():
+    assert json.dumps(ModelInfo.from_dict(ONNX_INFO).to_dict()) == json.dumps(ONNX_INFO)
+
+
+def test_model_info_defaults_for_older_or_unreadable_metadata():
+    old = {k: v for k, v in ONNX_INFO.items() if k != "weights_sha256"}
+    assert ModelInfo.from_dict(old).weights_sha256 is None
+    for nothing in ({}, [], None, "text"):
+        info = ModelInfo.from_dict(nothing)
+        assert info == ModelInfo() and not info.fused and info.heatmap_sigma_px == 2.0
+        assert info.crop_size is None and info.to_dict() == {"fused": False,
+                                                             "heatmap_sigma_px": 2.0}
+    assert ModelInfo.from_dict({"crop_size": 96, "future_key": 1}).crop_size == 96
+    with pytest.raises(ValueError, match="crop_size.*handtrack-export"):
+        ModelInfo.from_dict({"crop_size": "big"})
+    with pytest.raises(ValueError, match="metrics"):
+        ModelInfo.from_dict({"metrics": [1, 2]})
+
+
+def test_model_info_of_a_checkpoint(tmp_path):
+    net = build_hand_pose_net(NetConfig(crop_size=32, heatmap_size=16), with_heat=True)
+    ckpt = save_inference_checkpoint(tmp_path / "f.pt", net, metrics={"eval_n": 3})
+    info = ModelInfo.from_meta(load_inference(ckpt)[1], ckpt)
+    assert info == ModelInfo(crop_size=32, strategy="untrained", latent_dim=64,
+                             cloud_points=net.config.cloud_points, checkpoint="f.pt",
+                             metrics={"eval_n": 3}, heatmap_size=16, fused=True,
+                             weights_sha256=checkpoint_weights_sha256(ckpt))
+
+
+def test_artefact_paths_sit_next_to_the_checkpoint():
+    ckpt = Path("runs/s4/last.pt")
+    assert onnx_path_of(ckpt) == Path("runs/s4/last.onnx")
+    assert tensorrt_path_of(ckpt) == Path("runs/s4/last.trt.ep")
+    assert sidecar_path_of(tensorrt_path_of(ckpt)) == Path("runs/s4/last.trt.ep.json")
