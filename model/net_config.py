@@ -1,20 +1,25 @@
 """One config for every network of the cross-modal VAE (nanoGPT style).
 
 Every encoder and decoder is built from a NetConfig; checkpoints store `asdict(config)` and the
-networks are rebuilt from it with `NetConfig.from_dict`.
+networks are rebuilt from it with `NetConfig.from_dict`. The fields made with option() are also
+handtrack-train options (model/config_flags.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from model.config_flags import option
+
 
 @dataclass
 class NetConfig:
-    latent_dim: int = 64  # z
-    crop_size: int = 256  # S of the RGB crop (B, 3, S, S); any S >= 32 works with ResNet-18
-    cloud_points: int = 1024  # N of the decoded point cloud (B, N, 3)
-    heatmap_size: int = 64  # side of the decoded heat maps (B, 21, H, H); a power of 2, >= 8
+    latent_dim: int = option(64, "latent size ({default})")  # z
+    # S of the RGB crop (B, 3, S, S); any S >= 32 works with ResNet-18
+    crop_size: int = option(256, "RGB crop side in px ({default}; 128 for real time)")
+    cloud_points: int = option(1024, "points per cloud ({default})")  # N: cloud (B, N, 3)
+    # side of the decoded heat maps (B, 21, H, H); a power of 2, >= 8
+    heatmap_size: int = option(64, "heat-map side, a power of 2 ({default})")
     pose_hidden: int = 128  # pose decoder: 4 FC layers of this width -> 63
     heat_channels: int = 256  # DC-GAN decoder: channels at 4x4, halved at each doubling
     fold_hidden: int = 256  # FoldingNet decoder: hidden width of both folding MLPs

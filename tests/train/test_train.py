@@ -333,3 +333,37 @@ def test_stop_request_defers_the_first_signal_and_never_cuts_a_commit():
     with stop.installed():
         assert signal.getsignal(signal.SIGTERM) == stop.handle
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_every_train_option_is_a_config_field_and_maps_back():
+    """handtrack-train's options are generated from TrainConfig (and four NetConfig fields):
+    every TrainConfig field (nested noise2d included) has one, and a config with every field
+    changed survives config -> command line -> config."""
+    from dataclasses import fields, replace
+
+    from model.config_flags import flags_of, from_args, to_argv
+    from train.cli_train import build_parser, configs_from_args
+    from train.data.noise2d import Noise2DConfig
+
+    parser = build_parser()
+    dests = {a.dest for a in parser._actions} - {"help"}
+    train_flags, net_flags = flags_of(TrainConfig), flags_of(NetConfig)
+    assert {f.path for f in train_flags} == (
+        {(f.name,) for f in fields(TrainConfig) if f.name != "noise2d"}
+        | {("noise2d", f.name) for f in fields(Noise2DConfig)})
+    assert dests == {f.dest for f in train_flags + net_flags}  # nothing hand-written
+    cfg = TrainConfig(
+        strategy="s4-2d", data="synth:a", eval_data="none", out="runs/x", steps=7, batch_size=4,
+        lr=3e-4, lr_drops=1, plateau_every=50, plateau_patience=2, beta_start=2e-5,
+        beta_end=2e-3, beta_anneal_steps=5, beta_prime=0.5, lambda_heat=0.02, lambda_cloud=0.5,
+        labelled_fraction=50.0, seed=3, augment=False, workers=0, init="w.pth", resume=True,
+        set_lr=1e-5, log_every=2, eval_every=3, eval_samples=4, ckpt_every=6, device="cpu",
+        progress=False, noise2d=Noise2DConfig(0.01, 0.1, 0.2, 0.04, 0.06))
+    assert all(getattr(cfg, f.name) != getattr(TrainConfig(), f.name) for f in fields(cfg))
+    net = replace(TINY, latent_dim=16)
+    args = parser.parse_args(to_argv(cfg) + to_argv(net))
+    assert configs_from_args(args) == (cfg, replace(NetConfig(), **{
+        f.path[0]: getattr(net, f.path[0]) for f in net_flags}))
+    defaults = parser.parse_args(["--strategy", "s1", "--data", "x"])
+    assert from_args(defaults, TrainConfig) == TrainConfig(strategy="s1", data="x")
+    assert from_args(defaults, NetConfig) == NetConfig()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model import heatmaps
+from model.config_flags import option
 from model.hand import NUM_JOINTS, Joint
 
 # Neighbouring long fingers whose labels a detector may swap: (first joint of a, of b), 4 each.
@@ -33,11 +34,13 @@ class Noise2DConfig:
     whole-hand shift (fraction of the crop side); scale: sigma of a whole-hand log-scale change
     about the keypoints' centre (box-size error)."""
 
-    jitter: float = 0.02
-    drop_prob: float = 0.05
-    swap_prob: float = 0.05
-    offset: float = 0.03
-    scale: float = 0.05
+    jitter: float = option(0.02, "per-joint Gaussian sigma ({default:g})", ge=0.0)
+    drop_prob: float = option(0.05, "probability a joint's map is zeroed ({default:g})",
+                              flag="drop", ge=0.0, le=1.0)
+    swap_prob: float = option(0.05, "probability two neighbouring fingers swap ({default:g})",
+                              flag="swap", ge=0.0, le=1.0)
+    offset: float = option(0.03, "whole-hand shift sigma ({default:g})", ge=0.0)
+    scale: float = option(0.05, "whole-hand log-scale sigma ({default:g})", ge=0.0)
 
     def __post_init__(self) -> None:
         for name in ("jitter", "offset", "scale"):
