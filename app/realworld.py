@@ -43,9 +43,9 @@ from model.anatomy import FitConfig, fit_hand, plausibility
 from model.geometry import transform_points
 from model.hand import BONE_FINGER, BONES, FINGER_COLORS
 from model.heatmaps import landmarks_to_heatmaps
+from model.image_files import IMAGE_SUFFIXES
 from model.inference import FUSE_MODES, expert_weights
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 DEFAULT_FIT = FitConfig()
 
 

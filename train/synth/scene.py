@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+from model.image_files import IMAGE_SUFFIXES
 
 # Colour of a black-body light (normalised RGB) at a few temperatures (K), interpolated.
 _KELVIN = np.array([2700.0, 3500.0, 4500.0, 5500.0, 6500.0, 7500.0])

@@ -11,9 +11,7 @@ import numpy as np
 
 from app.engine.errors import EngineError
 from app.engine.sources.base import Source, SourceConfig, SourceFrame, bgr_to_rgb
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
+from model.image_files import IMAGE_SUFFIXES
 
 # a JPEG marker: 0xFF, then a code that is not a stuffed zero, a restart marker (both occur
 # inside entropy-coded data) or another 0xFF (fill bytes)
