@@ -47,6 +47,7 @@ from model.checkpoint import (
     sidecar_path_of,
     tensorrt_path_of,
 )
+from model.config_flags import option
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 
@@ -64,12 +65,17 @@ class BackendConfig:
     machine; off by default because the spinning threads take CPU from capture, tracking and the
     GUI, and on a busy machine a descheduled spinning thread doubles the run time)."""
 
-    kind: str = "auto"
-    checkpoint: str | None = None
-    device: str = "auto"
-    threads: int = 0
+    checkpoint: str | None = option(
+        None, "model .pt (default: $HANDTRACK_CHECKPOINT or app/assets/default.pt)",
+        what="a model .pt file", example="model.pt", metavar="PATH")
+    kind: str = option("auto", "inference backend (auto: tensorrt > onnxruntime > torch, by what "
+                               "handtrack-export wrote next to the checkpoint)",
+                       flag="backend", choices=BACKENDS)
+    device: str = option("auto", None, choices=("auto", "cpu", "cuda"))
+    threads: int = option(0, "CPU threads (0 = automatic: onnxruntime all cores, torch half)",
+                          what="a thread count (0 = automatic, or more)", ge=0, example=4)
     max_batch: int = 2
-    with_cloud: bool = False
+    with_cloud: bool = option(False, "also output the hand point cloud", flag="cloud")
     spin: bool = False
 
 

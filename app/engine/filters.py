@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.config_flags import option
+
 
 @dataclass
 class FilterConfig:
@@ -19,9 +21,11 @@ class FilterConfig:
     per m/s of speed). For keypoints in pixels: min_cutoff_px_hz, beta_px (per px/s).
     d_cutoff_hz: cutoff of the speed estimate."""
 
-    enabled: bool = True
-    min_cutoff_hz: float = 1.5
-    beta: float = 30.0
+    enabled: bool = option(True, "turn the One Euro filter off", flag="smoothing")
+    min_cutoff_hz: float = option(1.5, "One Euro min cutoff (Hz)", flag="min-cutoff",
+                                  what="a cutoff frequency in Hz (above 0)", gt=0.0)
+    beta: float = option(30.0, "One Euro beta (1/m)", what="a One Euro beta (1/m, 0 or more)",
+                         ge=0.0)
     min_cutoff_px_hz: float = 1.5
     beta_px: float = 0.05
     d_cutoff_hz: float = 1.0

@@ -12,6 +12,10 @@ import cv2
 import numpy as np
 
 from app.results import FrameResult
+from model.config_flags import option
+
+MIN_FRAME_PX, MAX_FRAME_PX = 32, 8192  # the demo renders nothing smaller than 32 px
+FRAME_PX = f"a size in pixels ({MIN_FRAME_PX} to {MAX_FRAME_PX})"
 
 
 @dataclass
@@ -56,20 +60,28 @@ class SourceConfig:
     loop: restart a video / image folder / demo sequence at its end.
     demo_frames: length of one demo sequence; demo_hands: 1 or 2 synthetic hands; seed: demo
     scene seed (None = app.engine.sources.demo.DEMO_SEED).
+    The fields made with option() are also handtrack options (model/config_flags.py).
     """
 
     kind: str = "camera"
     camera: int = 0
-    width: int = 640
-    height: int = 480
-    fps: float = 30.0
+    width: int = option(640, "camera / demo width px (default {default})", what=FRAME_PX,
+                        ge=MIN_FRAME_PX, le=MAX_FRAME_PX)
+    height: int = option(480, "camera / demo height px (default {default})", what=FRAME_PX,
+                         ge=MIN_FRAME_PX, le=MAX_FRAME_PX)
+    fps: float = option(30.0, "camera / demo frame rate (default {default:g})",
+                        what="a frame rate (frames per second, above 0)", gt=0.0)
     path: str | None = None
-    mirror: bool | None = None
-    realtime: bool = True
-    loop: bool = False
+    mirror: bool | None = option(
+        None, "mirror the frames (selfie view; default: on for a camera only)")
+    realtime: bool = option(  # the command line's default depends on --headless
+        True, "play files at their frame rate, dropping frames when processing is slower "
+        "(default: on in the window, off headless)", unset=None)
+    loop: bool = option(False, "restart a video / image folder / demo")
     demo_frames: int = 600
-    demo_hands: int = 1
-    seed: int | None = None
+    demo_hands: int = option(1, "hands in the demo stream", choices=(1, 2))
+    seed: int | None = option(None, "demo scene seed (background, lights; default 6)",
+                              what="a seed (an integer, 0 or more)", ge=0, example=6)
     extra: dict = field(default_factory=dict)
 
     @property
