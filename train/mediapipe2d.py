@@ -1,21 +1,20 @@
 """MediaPipe's 2D landmarks on a data set's full images, carried into the evaluation crops.
 
 handtrack-eval --keypoints2d mediapipe feeds these to the 2D expert instead of the noisy ground
-truth, to measure the fused model with a real detector's errors. train/ may not import app/, so
-MediaPipe Hands (0.10.21, static-image mode, the same settings as app/engine/detect.py) is used
-directly. A sample counts as detected when one of MediaPipe's hands lies, on average over the 21
-keypoints, within half the hand's 2D extent of the ground truth (the engine's rule for matching
-tracks to ground truth).
+truth, to measure the fused model with a real detector's errors. MediaPipe runs through
+model.mediapipe_hands, the engine's detector's wrapper, with the engine's default settings. A
+sample counts as detected when one of MediaPipe's hands lies, on average over the 21 keypoints,
+within half the hand's 2D extent of the ground truth (the engine's rule for matching tracks to
+ground truth).
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 from tqdm import tqdm
 
 from model.geometry import box_from_keypoints, crop_camera, transform_points
+from model.mediapipe_hands import MediaPipeHands
 
 
 def mediapipe_crop_keypoints(dataset, indices: list[int], progress: bool = True,
@@ -25,27 +24,21 @@ def mediapipe_crop_keypoints(dataset, indices: list[int], progress: bool = True,
     make_sample builds (box_from_keypoints of the ground truth, crop_camera without roll)."""
     if getattr(dataset, "augment", False):
         raise ValueError("MediaPipe keypoints need the unaugmented evaluation crops")
-    os.environ.setdefault("GLOG_minloglevel", "2")
     try:
-        import mediapipe as mp
+        hands = MediaPipeHands(max_hands=2, model_complexity=model_complexity)
     except ImportError as e:
         raise ValueError(f"--keypoints2d mediapipe needs mediapipe ({e}); run "
                          "`pip install mediapipe==0.10.21`") from None
     c = dataset.config
     out: dict[int, np.ndarray] = {}
-    with mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=2,
-                                  model_complexity=model_complexity,
-                                  min_detection_confidence=0.5) as hands:
+    with hands:
         for i in tqdm(indices, desc="mediapipe", disable=not progress, leave=False):
             raw = dataset.raw(i)
-            h, w = raw.rgb.shape[:2]
-            res = hands.process(np.ascontiguousarray(raw.rgb))
-            if not res.multi_hand_landmarks:
+            found = [d.uv_px for d in hands.process(raw.rgb, mirrored=False)]
+            if not found:
                 continue
             gt = np.asarray(raw.uv_px, np.float64)
             extent = float(np.ptp(gt, axis=0).max())
-            found = [np.array([(p.x * w, p.y * h) for p in lms.landmark])
-                     for lms in res.multi_hand_landmarks]
             dist = [float(np.linalg.norm(f - gt, axis=1).mean()) for f in found]
             k = int(np.argmin(dist))
             if dist[k] > 0.5 * extent:

@@ -1,0 +1,63 @@
+"""The MediaPipe facade: landmarks to pixels, the handedness rule, degenerate hands left out
+(on a stand-in for MediaPipe's result, so mediapipe itself is not needed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+
+from model.hand import LEFT, RIGHT
+from model.mediapipe_hands import MediaPipeHands
+
+
+def _hand(uv01, label, score):
+    lms = SimpleNamespace(landmark=[SimpleNamespace(x=u, y=v) for u, v in uv01])
+    hd = SimpleNamespace(classification=[SimpleNamespace(label=label, score=score)])
+    return lms, hd
+
+
+class _FakeHands:
+    def __init__(self, hands):
+        self.hands = hands
+
+    def process(self, rgb):
+        assert rgb.flags.c_contiguous
+        lms = [h[0] for h in self.hands] or None
+        return SimpleNamespace(multi_hand_landmarks=lms, multi_handedness=[h[1] for h in
+                                                                           self.hands])
+
+    def close(self):
+        pass
+
+
+def _facade(hands) -> MediaPipeHands:
+    mp = MediaPipeHands.__new__(MediaPipeHands)
+    mp.max_hands, mp._hands = 2, _FakeHands(hands)
+    return mp
+
+
+def test_landmarks_in_pixels_and_the_mirrored_handedness_rule():
+    uv01 = np.random.default_rng(0).uniform(0.2, 0.8, (21, 2))
+    rgb = np.zeros((100, 200, 3), np.uint8)[:, ::-1]  # not contiguous: the facade copies
+    hands = _facade([_hand(uv01, "Right", 0.9), _hand(uv01[::-1], "Left", 0.7)])
+    mirrored = hands.process(rgb, mirrored=True)
+    assert [d.side for d in mirrored] == [RIGHT, LEFT]
+    assert [d.side_score for d in mirrored] == [0.9, 0.7]
+    np.testing.assert_allclose(mirrored[0].uv_px, uv01 * [200, 100])
+    assert mirrored[0].uv_px.dtype == np.float64 and mirrored[0].uv_px.shape == (21, 2)
+    assert [d.side for d in hands.process(rgb, mirrored=False)] == [LEFT, RIGHT]
+
+
+def test_no_hands_and_degenerate_hands_give_no_detection():
+    rgb = np.zeros((10, 10, 3), np.uint8)
+    assert _facade([]).process(rgb, mirrored=True) == []
+    point = np.full((21, 2), 0.5)
+    assert _facade([_hand(point, "Left", 0.8)]).process(rgb, mirrored=True) == []
+
+
+def test_importing_the_facade_does_not_import_mediapipe():
+    code = "import sys, model.mediapipe_hands; assert 'mediapipe' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
