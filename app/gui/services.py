@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Protocol
 
 from app.gui.settings import PanelSettings
-from app.gui.worker import EngineLike, SinkLike
+from app.gui.worker import EngineLike
+from app.sinks.fanout import Sink
 
 
 class GuiServices(Protocol):
@@ -40,9 +41,9 @@ class GuiServices(Protocol):
         ...
 
     def make_recorder(self, session_dir: Path, settings: PanelSettings,
-                      engine: EngineLike) -> SinkLike:
+                      engine: EngineLike) -> Sink:
         """A recorder writing a new session folder; called in the engine thread."""
         ...
 
-    def make_osc(self, host: str, port: int) -> SinkLike:
+    def make_osc(self, host: str, port: int) -> Sink:
         ...

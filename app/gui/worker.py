@@ -1,7 +1,8 @@
 """The engine's thread. A worker object, moved to a QThread, iterates `engine.run()`, feeds the
-sinks (recorder, OSC) and hands every result to the GUI by signal. The GUI never touches the
-engine directly: it queues commands (`call`) that the worker runs between two frames, in its own
-thread. Qt is only used for the signals; the engine and the sinks are Qt-free."""
+sinks (recorder, OSC) through app.sinks.SinkFanout, as headless runs do, and hands every result
+to the GUI by signal. The GUI never touches the engine directly: it queues commands (`call`)
+that the worker runs between two frames, in its own thread. Qt is only used for the signals; the
+engine and the sinks are Qt-free."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
 from app.gui.rates import RateMeter, Rates
 from app.results import FrameResult
+from app.sinks.fanout import Sink, SinkFanout
 
 
 class EngineLike(Protocol):
@@ -28,15 +30,10 @@ class EngineLike(Protocol):
     def stop(self) -> None: ...
 
 
-class SinkLike(Protocol):
-    def write(self, result: FrameResult, frame_rgb: np.ndarray | None) -> None: ...
-    def close(self) -> None: ...
-
-
-# open_engine(on_message) -> engine: on_message receives one-line notices from the engine's
-# threads (camera lost / back).
-EngineOpener = Callable[[Callable[[str], None]], EngineLike]
-SinkFactory = Callable[[EngineLike], SinkLike]
+# open_engine(on_message) -> engine: on_message receives the notices of the engine's threads
+# (camera lost / back); the worker forwards each as it comes (message signal).
+EngineOpener = Callable[[Callable[[Any], None]], EngineLike]
+SinkFactory = Callable[[EngineLike], Sink]
 
 
 @dataclass
@@ -48,12 +45,13 @@ class FramePacket:
 
 class EngineWorker(QObject):
     """Signals (queued to the GUI thread):
-    frame(FramePacket) per processed frame; message(str) engine notices; failed(str) the engine
-    stopped with an error; sink_started(name, description); sink_failed(name, reason);
+    frame(FramePacket) per processed frame; message(notice) engine notices, forwarded as they
+    come; failed(str) the engine stopped with an error; sink_started(name, description);
+    sink_failed(name, reason) a sink was dropped or reports a problem (SinkFanout);
     finished(str reason) when run() has returned ("stopped", "ended" or "failed")."""
 
     frame = pyqtSignal(object)
-    message = pyqtSignal(str)
+    message = pyqtSignal(object)
     failed = pyqtSignal(str)
     sink_started = pyqtSignal(str, str)
     sink_failed = pyqtSignal(str, str)
@@ -68,8 +66,7 @@ class EngineWorker(QObject):
         self._running.set()
         self._lock = threading.Lock()
         self._commands: deque[Callable[[EngineLike], Any]] = deque()
-        self._sinks: dict[str, SinkLike] = {}
-        self._sink_errors: dict[str, str] = {}
+        self._sinks = SinkFanout(on_problem=self.sink_failed.emit)
         self.meter = RateMeter()
         self._blank_rgb: np.ndarray | None = None
 
@@ -108,7 +105,7 @@ class EngineWorker(QObject):
                 self._apply_commands(engine)
                 for result, frame_rgb in engine.run():
                     self._apply_commands(engine)
-                    self._write_sinks(result, frame_rgb)
+                    self._sinks.write(result, frame_rgb)
                     rates = self.meter.add(result)
                     if frame_rgb is None:  # a replayed frame whose video was not recorded
                         frame_rgb = self._blank(result.width, result.height)
@@ -131,8 +128,7 @@ class EngineWorker(QObject):
             self._engine = None
             with self._lock:
                 self._commands.clear()
-            for name in list(self._sinks):
-                self._replace_sink(name, None, None)
+            self._sinks.close()
             self.finished.emit(reason)
 
     def _blank(self, width: int, height: int) -> np.ndarray:
@@ -156,13 +152,7 @@ class EngineWorker(QObject):
 
     def _replace_sink(self, name: str, factory: SinkFactory | None,
                       engine: EngineLike | None) -> None:
-        old = self._sinks.pop(name, None)
-        self._sink_errors.pop(name, None)
-        if old is not None:
-            try:
-                old.close()
-            except Exception as e:
-                self.sink_failed.emit(name, f"closing failed: {e}")
+        self._sinks.remove(name)
         if factory is None:
             return
         try:
@@ -170,21 +160,8 @@ class EngineWorker(QObject):
         except Exception as e:
             self.sink_failed.emit(name, str(e) or type(e).__name__)
             return
-        self._sinks[name] = sink
+        self._sinks.add(name, sink)
         self.sink_started.emit(name, str(getattr(sink, "description", name)))
-
-    def _write_sinks(self, result: FrameResult, frame_rgb: np.ndarray | None) -> None:
-        for name, sink in list(self._sinks.items()):
-            try:
-                sink.write(result, frame_rgb)
-            except Exception as e:  # sinks should not raise; stop using one that does
-                self._sinks.pop(name, None)
-                self.sink_failed.emit(name, str(e) or type(e).__name__)
-                continue
-            error = getattr(sink, "error", None)
-            if error and self._sink_errors.get(name) != error:
-                self._sink_errors[name] = error
-                self.sink_failed.emit(name, str(error))
 
 
 class EngineThread(QObject):

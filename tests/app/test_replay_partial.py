@@ -118,4 +118,4 @@ def test_window_worker_shows_frames_without_video(ckpt, partial):
         assert p.frame_rgb.shape == (64, 96, 3)  # a black picture stands in for missing video
         if p.result.frame_id in NO_VIDEO:
             assert not p.frame_rgb.any()
-    assert any(f"{len(NO_VIDEO)} of {N} recorded frames have no video" in m for m in messages)
+    assert any(f"{len(NO_VIDEO)} of {N} recorded frames have no video" in str(m) for m in messages)

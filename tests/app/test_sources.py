@@ -160,7 +160,7 @@ def test_grabber_reconnects_a_lost_camera():
         got = [grabber.get(timeout=2.0) for _ in range(10)]
     assert all(g is not None for g in got)
     assert grabber.reconnects == 1 and src.reopened == 1
-    assert any("lost" in m for m in messages) and any("back" in m for m in messages)
+    assert any("lost" in str(m) for m in messages) and any("back" in str(m) for m in messages)
 
 
 def test_grabber_stop_from_another_thread():
