@@ -15,7 +15,7 @@
   in front, which ONNX Runtime folds away when it loads the graph: half the file, float32
   compute, results within ~1e-4 of float32 storage (the exporter folds BatchNorm into the conv
   weights, so even an fp16 checkpoint's tensors are rounded once more). "auto" = fp16 for a
-  checkpoint whose weights are float16 already (train.ship), else "fp32".
+  checkpoint whose weights are float16 already (train.shrink_fp16), else "fp32".
 - NAME.trt.ep (+ NAME.trt.ep.json): a torch-tensorrt ExportedProgram, fp16, for a fixed batch of
   --batch crops (fused checkpoints: the same four inputs as the ONNX graph); built only where
   CUDA and torch-tensorrt exist (TensorRT engines are specific to the GPU they were built on, so
@@ -270,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"ONNX opset ({OPSETS[0]}-{OPSETS[-1]})")
     p.add_argument("--weights", choices=WEIGHT_MODES, default="auto",
                    help="storage of the weights: fp16 = half the file, float32 compute, "
-                        "results within ~1e-4; auto = fp16 for an fp16 checkpoint (train.ship), "
-                        "else fp32")
+                        "results within ~1e-4; auto = fp16 for an fp16 checkpoint "
+                        "(train.shrink_fp16), else fp32")
     p.add_argument("--tensorrt", action=argparse.BooleanOptionalAction, default=None,
                    help="build the TensorRT artefact (default: when CUDA and torch-tensorrt "
                         "exist)")

@@ -157,7 +157,7 @@ def load_inference(path: str | Path, with_cloud: bool = False,
     has one; older checkpoints simply give a network without it.
     Returns (net, meta) with meta keys crop_size, strategy, latent_dim, cloud_points,
     heatmap_size, has_cloud_decoder, has_heat_encoder, fp16_weights (stored as float16, as
-    train.ship writes them), weights_sha256 (checkpoint_weights_sha256: the file's whole
+    train.shrink_fp16 writes them), weights_sha256 (checkpoint_weights_sha256: the file's whole
     state_dict, config and data), metrics, config, data."""
     ckpt = read_checkpoint(path, map_location)
     config = net_config_of(ckpt, path)

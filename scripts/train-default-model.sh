@@ -32,7 +32,7 @@ for phase in $PHASES; do
     "$BIN/handtrack-train" "${OPTS[@]}" --lr "$lr" --steps "$target" "${resume[@]}"
   fi
 done
-"$BIN/python" -m train.ship --checkpoint "$RUN/last.pt" --out app/assets/default.pt
+"$BIN/python" -m train.shrink_fp16 --checkpoint "$RUN/last.pt" --out app/assets/default.pt
 "$BIN/handtrack-export" --checkpoint app/assets/default.pt
 "$BIN/handtrack-eval" --checkpoint app/assets/default.pt --data "synth:$DATA" \
   --fuse rgb 2d rgb+2d --baseline --anatomy --out eval/default --labels default

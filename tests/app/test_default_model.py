@@ -19,7 +19,7 @@ MAX_MB = 30.0  # the size limit for the shipped weights
 def default_checkpoint():
     if not DEFAULT_CHECKPOINT.is_file():
         pytest.fail(f"the bundled model {DEFAULT_CHECKPOINT} is missing from the repository; "
-                    "ship one with python -m train.ship (README, 'The bundled model')")
+                    "ship one with python -m train.shrink_fp16 (README, 'The bundled model')")
     return DEFAULT_CHECKPOINT
 
 

@@ -64,11 +64,12 @@ def test_fused_export_serves_rgb_2d_and_both_like_torch(tmp_path, capsys):
 
 def test_fp16_weight_storage_halves_the_file_and_keeps_the_outputs(tmp_path, capsys):
     """--weights fp16: large tensors stored as float16 behind Cast nodes; onnxruntime gives the
-    float32 export's poses within fp16 rounding. auto picks fp16 for a train.ship checkpoint."""
+    float32 export's poses within fp16 rounding. auto picks fp16 for a train.shrink_fp16
+    checkpoint."""
     import numpy as np
 
     from app.engine.backends import OnnxBackend
-    from train.ship import ship
+    from train.shrink_fp16 import ship
 
     ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
     assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--weights", "fp32",

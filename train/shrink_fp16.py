@@ -1,10 +1,12 @@
-"""Make a small inference-only checkpoint from a training run (the bundled default model).
+"""Shrink a training checkpoint for shipping: its inference part, in float16 (the bundled
+default model is made this way).
 
-Keeps what the real-time app needs (RGB encoder, pose decoder and, if present, the point-cloud
-decoder), optionally in float16 (half the size; load_inference casts back to float32), plus the
-run's config, data settings and metrics. The result is read by model.checkpoint.load_inference.
+Keeps what the real-time app needs (RGB encoder, pose decoder and, if present, the 2D-keypoint
+expert and the point-cloud decoder), in float16 unless --fp32 (half the size; load_inference
+casts back to float32), plus the run's config, data settings and metrics. The result is read by
+model.checkpoint.load_inference.
 
-    python -m train.ship --checkpoint runs/default/best.pt --out app/assets/default.pt --fp16
+    python -m train.shrink_fp16 --checkpoint runs/default/best.pt --out app/assets/default.pt
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def ship(checkpoint: str | Path, out: str | Path, fp16: bool = True,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m train.ship", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train.shrink_fp16", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="training checkpoint (.pt)")
     p.add_argument("--out", required=True, help="inference checkpoint to write (.pt)")

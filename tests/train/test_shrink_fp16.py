@@ -3,7 +3,7 @@ import torch
 from model.checkpoint import load_inference, save_inference_checkpoint
 from model.inference import build_hand_pose_net
 from model.net_config import NetConfig
-from train.ship import main, ship
+from train.shrink_fp16 import main, ship
 
 
 def test_shipped_fp16_checkpoint_is_smaller_and_predicts_the_same(tmp_path):
