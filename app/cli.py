@@ -36,7 +36,7 @@ from app.engine import (
 )
 from app.engine.backends import BACKENDS
 from app.engine.engine import anatomy_config
-from app.engine.metric import DEFAULT_HAND_SIZE_M
+from app.engine.rootfit import DEFAULT_HAND_SIZE_M
 
 DEFAULT_HFOV_DEG = 60.0
 MIN_FRAME_PX, MAX_FRAME_PX = 32, 8192  # the demo renders nothing smaller than 32 px

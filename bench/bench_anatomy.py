@@ -6,7 +6,7 @@
 The input imitates the decoder: a generator hand moving through the pose library at 30 fps,
 shrunk to 80 % and with Gaussian joint noise (--noise, in scale bones). Three ways to fit it,
 on the same frames in one run: a cold fit per frame with the evaluation config (FitConfig(),
-what handtrack-eval --anatomy and app.realworld use), a cold fit with the engine's config
+what handtrack-eval --anatomy and bench.realworld use), a cold fit with the engine's config
 (app.engine.engine.REALTIME_FIT) and the engine's warm-started fit (each frame starts from the
 previous one and keeps its shape). Prints the median and p95 ms per hand, the ratio to the
 evaluation config and the mean distance from the truth (scale bones) after the engine's

@@ -32,22 +32,15 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 import numpy as np  # noqa: E402
 
 from app.engine import BackendConfig, Engine, EngineConfig, SourceConfig, TrackerConfig  # noqa: E402
-from app.engine.backends import BackendOutput, open_backend  # noqa: E402
+from app.engine.backends import open_backend  # noqa: E402
 from app.engine.sources.demo import DemoSource  # noqa: E402
-from model.geometry import normalise_pose, transform_points  # noqa: E402
+from app.engine.truth import OracleEstimator  # noqa: E402
 
 
-class GroundTruthPoseEngine(Engine):
+class GroundTruthPoseEstimator(OracleEstimator):
     """Runs the real backend (timed as 'infer') but tracks with the ground-truth pose."""
 
-    def _infer(self, batch, cams, truth):
-        out = self.backend.infer(batch)
-        poses = []
-        for cam in cams:
-            c = transform_points(cam.H_inv, np.full((1, 2), (cam.size - 1) / 2.0))[0]
-            gt = min(truth, key=lambda g: np.linalg.norm(g.uv_px[9] - c))
-            poses.append(normalise_pose(gt.joints_m @ cam.R)[0])
-        return BackendOutput(np.asarray(poses, np.float32), out.cloud)
+    run_backend = True
 
 
 def render_frames(hands: int, n: int):
@@ -78,7 +71,7 @@ class EnginePipeline:
                            tracker=TrackerConfig(max_hands=hands))
         if not anatomy:
             cfg.anatomy = None
-        self.engine = GroundTruthPoseEngine(cfg, source=src)
+        self.engine = Engine(cfg, source=src, estimator=GroundTruthPoseEstimator)
 
     @property
     def stats(self):

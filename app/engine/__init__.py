@@ -8,7 +8,7 @@ from app.engine.detect import DetectorConfig
 from app.engine.engine import DEFAULT_CHECKPOINT, Engine, EngineConfig, resolve_checkpoint
 from app.engine.errors import EngineError
 from app.engine.filters import FilterConfig
-from app.engine.metric import MetricConfig
+from app.engine.rootfit import MetricConfig
 from app.engine.sources import SourceConfig
 from app.engine.tracking import TrackerConfig
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.engine.notices import Notice, error, info
 from app.engine.sources import Source, SourceFrame
 
 
@@ -30,11 +31,12 @@ class FrameGrabber:
     drop: keep only the latest frame (live behaviour); file sources are paced at source.fps.
     drop=False: every frame is delivered, the reader waits for the consumer.
     reconnect_s: pause between attempts to reopen a live source that stopped delivering.
-    on_message: called with one-line notices (camera lost / back).
+    on_message: receives the Notices of a live source: lost (error), back (info); topic
+    "source".
     """
 
     def __init__(self, source: Source, drop: bool = True, reconnect_s: float = 1.0,
-                 on_message: Callable[[str], None] | None = None):
+                 on_message: Callable[[Notice], None] | None = None):
         self.source = source
         self.drop = drop
         self.reconnect_s = reconnect_s
@@ -95,12 +97,13 @@ class FrameGrabber:
 
     def _reconnect(self) -> bool:
         """A live source stopped delivering: retry until it is back or stop() is called."""
-        self.on_message(f"{self.source.description} lost; retrying every {self.reconnect_s:g} s "
-                        "(reconnect it, or stop with Ctrl+C)")
+        self.on_message(error(f"{self.source.description} lost; retrying every "
+                              f"{self.reconnect_s:g} s (reconnect it, or stop with Ctrl+C)",
+                              topic="source"))
         while not self._stop.is_set():
             if self.source.reopen():
                 self.reconnects += 1
-                self.on_message(f"{self.source.description} is back")
+                self.on_message(info(f"{self.source.description} is back", topic="source"))
                 return True
             self._stop.wait(self.reconnect_s)
         return False

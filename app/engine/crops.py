@@ -45,19 +45,3 @@ def fast_crop_camera(K: np.ndarray, box: Box, out_size: int,
     H = Kv @ R.T @ K_inv
     return CropCamera(R=R, K=K, K_virtual=Kv, H=H, size=out_size)
 
-
-def solve3(M: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """Solve the 3x3 system M t = b by the adjugate (no LAPACK). None when M is singular."""
-    r0, r1, r2 = M
-    c0 = np.array([r1[1] * r2[2] - r1[2] * r2[1], r1[2] * r2[0] - r1[0] * r2[2],
-                   r1[0] * r2[1] - r1[1] * r2[0]])
-    det = float(r0 @ c0)
-    scale = float(np.abs(M).max())
-    if not math.isfinite(det) or abs(det) <= 1e-12 * scale ** 3:
-        return None
-    c1 = np.array([r2[1] * r0[2] - r2[2] * r0[1], r2[2] * r0[0] - r2[0] * r0[2],
-                   r2[0] * r0[1] - r2[1] * r0[0]])
-    c2 = np.array([r0[1] * r1[2] - r0[2] * r1[1], r0[2] * r1[0] - r0[0] * r1[2],
-                   r0[0] * r1[1] - r0[1] * r1[0]])
-    inv = np.stack([c0, c1, c2], axis=1) / det  # columns are the cofactor rows
-    return inv @ b

@@ -1,5 +1,6 @@
-"""The real-time engine: source thread -> detection & tracking -> crops -> backend -> metric 3D
--> One Euro filter -> FrameResult. Qt-free; the GUI and the headless CLI both drive it.
+"""The real-time engine: source thread -> detection & tracking -> hand estimation (crops ->
+backend -> root fit -> kinematic fit) -> One Euro filter -> FrameResult. Qt-free; the GUI and
+the headless CLI both drive it.
 
     with Engine(EngineConfig(...)) as engine:          # opens source, detector, backend
         for result, frame_rgb in engine.run():         # blocks; run it in a worker thread
@@ -8,11 +9,12 @@
     engine.set_smoothing(False); engine.set_num_hands(1); ...   # any thread, applied next frame
 
 `Engine.process(rgb, ...)` runs the pipeline on one frame synchronously (tests, benchmarks).
+The stages live in their own modules: tracking (Tracker), estimate (HandEstimator), filters
+(HandFilters), truth (the demo's ground truth), notices (what on_message receives).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -20,25 +22,28 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from app.engine.backends import Backend, BackendConfig, open_backend
 from app.engine.capture import FrameGrabber
-from app.engine.crops import fast_crop_camera, k_inverse
 from app.engine.detect import DetectorConfig, MediaPipeDetector
 from app.engine.errors import EngineError
+from app.engine.estimate import HandEstimator, resolve_fuse
 from app.engine.filters import FilterConfig, HandFilters
-from app.engine.metric import MetricConfig, fit_root, project_px
+from app.engine.intrinsics import Intrinsics, load_camera_intrinsics
+from app.engine.notices import Notice, info, print_problems, warning, warning_channel
+from app.engine.pending import PendingChanges
+from app.engine.rootfit import MetricConfig
 from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand, open_source
 from app.engine.stats import EngineStats
-from app.engine.tracking import Tracker, TrackerConfig
+from app.engine.tracking import Track, Tracker, TrackerConfig
+from app.engine.truth import match_truth
 from app.results import FrameResult, HandResult
-from model.anatomy import FitConfig, HandFit, fit_hand
-from model.geometry import normalise_pose, transform_points
-from model.hand import ROOT
-from model.heatmaps import landmarks_to_heatmaps
-from model.inference import FUSE_MODES, expert_weights
+from model.anatomy import FitConfig
+from model.inference import FUSE_MODES
+
+__all__ = ["CHECKPOINT_ENV", "DEFAULT_CHECKPOINT", "REALTIME_FIT", "Engine", "EngineConfig",
+           "anatomy_config", "load_camera_intrinsics", "resolve_checkpoint"]
 
 # The bundled model: a checkpoint and, next to it, its exports (default.onnx, default.trt.ep).
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "default.pt"
@@ -79,7 +84,7 @@ class EngineConfig:
     (handtrack-calibrate) for a camera, else a field-of-view model with hfov_deg; a source
     with its own camera (the demo, a recorded session) uses that. reprocess: for a replayed session,
     recompute the results instead of passing the recorded ones through.
-    fuse: which experts of a fused model (strategy s4-2d) run, app/engine/fusion.FUSE_MODES:
+    fuse: which experts of a fused model (strategy s4-2d) run, model.inference.FUSE_MODES:
     "rgb", "2d" or "rgb+2d" (the 2D expert takes the detector's landmarks, so it joins on frames
     where the detector ran); None = "rgb+2d" when the model has the 2D expert, else "rgb".
     anatomy: the kinematic fit (model.anatomy) that turns each decoded pose into a plausible
@@ -100,124 +105,121 @@ class EngineConfig:
     anatomy: FitConfig | None = field(default_factory=lambda: REALTIME_FIT)
 
 
-def load_camera_intrinsics(target: int | str | None, size: tuple[int, int],
-                           hfov_deg: float) -> tuple[np.ndarray, str, str]:
-    """K (3, 3) for frames of size (w, h) through calibration.load_intrinsics: target is a
-    calibration file, a camera index (its saved calibration, if any) or None (a field-of-view
-    model). Returns (K, source text, one-line message)."""
-    from calibration import CalibrationError, load_intrinsics
-
-    try:
-        intr = load_intrinsics(target, size[0], size[1], hfov_deg)
-    except (CalibrationError, OSError) as e:
-        raise EngineError(f"calibration {target}: {e}; calibrate again with handtrack-calibrate "
-                          "or drop --calibration") from None
-    return np.asarray(intr.K, dtype=np.float64), intr.source, intr.message
-
-
 class Engine:
     """Real-time hand tracker (docs/contracts.md section 3). Thread-safe controls: stop() and
     set_*() may be called from any thread while run() iterates in another.
 
     source / backend / detector may be given ready-made (tests, benchmarks); otherwise they are
-    opened from the config. on_message receives one-line notices (backend chosen, camera lost).
+    opened from the config. estimator: builds the HandEstimator from (backend, metric=,
+    anatomy=, fuse=, box_margin=); tests and benchmarks pass app.engine.truth.OracleEstimator.
+    on_message receives Notices (app/engine/notices.py: backend chosen, camera lost, a stale
+    model file, a truncated video, a setting refused); None prints warnings and errors.
     """
 
     def __init__(self, config: EngineConfig | None = None, *, source: Source | None = None,
                  backend: Backend | None = None, detector: MediaPipeDetector | None = None,
-                 on_message: Callable[[str], None] | None = None):
+                 estimator: Callable[..., HandEstimator] = HandEstimator,
+                 on_message: Callable[[Notice], None] | None = None):
         self.config = config or EngineConfig()
-        self.on_message = on_message or (lambda msg: None)
-        self._lock = threading.Lock()
-        self._pending: dict[str, object] = {}
+        self.on_message = on_message or print_problems
+        self._pending = PendingChanges()
         self._stop = threading.Event()
         self._grabber: FrameGrabber | None = None
         self._owned: list = []
         try:
-            self.source = source if source is not None else self._own(open_source(
-                self.config.source))
-            if self.config.reprocess and getattr(self.source, "video_frames", None) == 0:
-                raise EngineError(f"{self.source.description}: the session has no video, so "
-                                  "it cannot be reprocessed; replay it without --reprocess")
+            self.source = self._open_source(source)
             if backend is None:
                 self.checkpoint = resolve_checkpoint(self.config.backend.checkpoint)
-                backend = self._own(open_backend(self.config.backend, self.checkpoint))
-            self.backend = backend
-            self.fuse = self._fuse_mode(backend)  # "rgb" | "2d" | "rgb+2d"
+                backend = self._own(open_backend(self.config.backend, self.checkpoint,
+                                                 warn=warning_channel(self.on_message)))
+            fuse = resolve_fuse(self.config.fuse, backend, getattr(self, "checkpoint", None))
             self.detector = detector if detector is not None else self._own(MediaPipeDetector(
                 self.config.detector, self.config.tracker.max_hands))
         except BaseException:
             self.close()
             raise
-        self.on_message(f"backend: {self.backend.describe()}")
+        self.on_message(info(f"backend: {backend.describe()}", topic="backend"))
         self.tracker = Tracker(replace(self.config.tracker))
         self.filters = HandFilters(replace(self.config.filter))
-        self.metric = replace(self.config.metric)
-        self.anatomy = self.config.anatomy
-        self._fits: dict[int, HandFit] = {}  # hand_id -> last kinematic fit (warm start)
+        self.estimator = estimator(backend, metric=replace(self.config.metric),
+                                   anatomy=self.config.anatomy, fuse=fuse,
+                                   box_margin=self.tracker.config.box_margin)
+        c = self.config
+        target = c.calibration or (c.source.camera if c.source.kind == "camera" else None)
+        self._intrinsics = Intrinsics(self.source, target, c.hfov_deg,
+                                      lambda text: self.on_message(info(f"intrinsics: {text}")))
         self.stats = EngineStats()
-        self._K: np.ndarray | None = None
-        self.intrinsics_source = ""
-        self._K_size: tuple[int, int] | None = None
-        self._alloc_buffer(self.backend.crop_size)
 
-    def _fuse_mode(self, backend: Backend) -> str:
-        """The --fuse mode for this backend; EngineError when it asks for a 2D expert the model
-        does not have."""
-        fuse = self.config.fuse
-        has_heat = getattr(backend, "has_heat", False)
-        if fuse is None:
-            return "rgb+2d" if has_heat else "rgb"
-        if fuse not in FUSE_MODES:
-            raise EngineError(f"unknown --fuse {fuse!r}; use one of {', '.join(FUSE_MODES)}")
-        if fuse != "rgb" and not has_heat:
-            ckpt = getattr(self, "checkpoint", None)
-            where = f"checkpoint {ckpt}" if ckpt else "this model"
-            raise EngineError(f"--fuse {fuse} needs the 2D-keypoint expert but {where} "
-                              f"({backend.name}) has no heat-map encoder; use --fuse rgb, or "
-                              "train with --strategy s4-2d and run handtrack-export again")
-        return fuse
+    def _open_source(self, source: Source | None) -> Source:
+        source = source if source is not None else self._own(open_source(self.config.source))
+        if source.on_message is None:  # its warnings (a truncated file) become notices
+            source.on_message = warning_channel(self.on_message, topic="source")
+        if self.config.reprocess and getattr(source, "video_frames", None) == 0:
+            raise EngineError(f"{source.description}: the session has no video, so it cannot "
+                              "be reprocessed; replay it without --reprocess")
+        return source
 
     def _own(self, obj):
         self._owned.append(obj)
         return obj
 
-    def _alloc_buffer(self, crop_size: int) -> None:
-        n = max(1, self.tracker.config.max_hands)
-        self._buf = np.zeros((n, 3, crop_size, crop_size), dtype=np.float32)  # (B, 3, S, S)
-        m = max(1, int(getattr(self.backend, "heatmap_size", 0)))
-        self._heat = np.zeros((n, 21, m, m), dtype=np.float32)  # (B, 21, M, M)
-        self._fusion: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # ------------------------------------------------------------------ what is running
+    @property
+    def backend(self) -> Backend:
+        return self.estimator.backend
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.describe()
+
+    @property
+    def fuse(self) -> str:
+        """The experts that run: "rgb" | "2d" | "rgb+2d"."""
+        return self.estimator.fuse
+
+    @property
+    def metric(self) -> MetricConfig:
+        return self.estimator.metric
+
+    @property
+    def anatomy(self) -> FitConfig | None:
+        return self.estimator.anatomy
+
+    def intrinsics(self, size: tuple[int, int]) -> np.ndarray:
+        """K (3, 3) of the delivered frames of size (w, h): the source's own camera, a
+        calibration file, or a field-of-view model; mirrored frames get a mirrored principal
+        point."""
+        return self._intrinsics(size)
+
+    @property
+    def intrinsics_source(self) -> str:
+        return self._intrinsics.source_text
 
     # ------------------------------------------------------------------ settings (any thread)
-    def _set(self, key: str, value) -> None:
-        with self._lock:
-            self._pending[key] = value
-
     def set_smoothing(self, enabled: bool, min_cutoff_hz: float | None = None,
                       beta: float | None = None) -> None:
         """One Euro filter on/off and its 3D parameters (Hz, 1/m)."""
-        self._set("smoothing", (bool(enabled), min_cutoff_hz, beta))
+        self._pending.put(self._apply_smoothing, bool(enabled), min_cutoff_hz, beta)
 
     def set_num_hands(self, n: int) -> None:
         """Track at most n hands (1 or 2)."""
         if n not in (1, 2):
             raise ValueError(f"number of hands must be 1 or 2, got {n}")
-        self._set("num_hands", int(n))
+        self._pending.put(self._apply_num_hands, int(n))
 
     def set_mirror(self, mirrored: bool) -> None:
         """Mirror the frames (selfie view); tracks restart, sides stay the person's hands."""
-        self._set("mirror", bool(mirrored))
+        self._pending.put(self._apply_mirror, bool(mirrored))
 
     def set_hand_size(self, bone_m: float) -> None:
         """Middle MCP->PIP bone length in metres (scales the whole 3D hand)."""
         MetricConfig(hand_size_m=bone_m)  # validates
-        self._set("hand_size", float(bone_m))
+        self._pending.put(self._apply_hand_size, float(bone_m))
 
     def set_backend(self, kind: str) -> None:
         """Switch to another backend ("torch", "onnxruntime", "tensorrt", "auto") at the next
         frame; on failure the current one stays and on_message says why."""
-        self._set("backend", kind)
+        self._pending.put(self._apply_backend_kind, kind)
 
     def set_fuse(self, mode: str | None) -> None:
         """Choose the experts that form z at the next frame: "rgb", "2d", "rgb+2d", or None /
@@ -227,16 +229,20 @@ class Engine:
         if mode is not None and mode not in FUSE_MODES:
             raise ValueError(f"unknown fuse mode {mode!r}; use auto or one of "
                              f"{', '.join(FUSE_MODES)}")
-        self._set("fuse", mode)
+        self._pending.put(self._apply_fuse, mode)
 
     def set_anatomy(self, enabled: bool) -> None:
         """Kinematic fit of each decoded pose on/off (EngineConfig.anatomy; on uses its config,
         or REALTIME_FIT when the engine started without one)."""
-        self._set("anatomy", bool(enabled))
+        self._pending.put(self._apply_anatomy, bool(enabled))
 
     def set_cloud(self, enabled: bool) -> None:
         """Decode the hand point cloud (reopens the backend; needs a cloud decoder)."""
-        self._set("cloud", bool(enabled))
+        self._pending.put(self._apply_cloud, bool(enabled))
+
+    def apply_settings(self) -> None:
+        """Apply the settings changed since the last frame (process() does it first)."""
+        self._pending.apply()
 
     def stop(self) -> None:
         """End run() (from any thread); the current frame finishes first."""
@@ -244,267 +250,137 @@ class Engine:
         if self._grabber is not None:
             self._grabber.stop()
 
-    @property
-    def backend_name(self) -> str:
-        return self.backend.describe()
+    # ------------------------------------------------------------------ settings (engine thread)
+    def _apply_smoothing(self, enabled: bool, min_cutoff_hz: float | None,
+                         beta: float | None) -> None:
+        c = self.filters.config
+        c.enabled = enabled
+        c.min_cutoff_hz = min_cutoff_hz if min_cutoff_hz is not None else c.min_cutoff_hz
+        c.beta = beta if beta is not None else c.beta
+        self.filters.reset()
 
-    def _apply_pending(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        for key, value in pending.items():
-            if key == "smoothing":
-                enabled, mc, beta = value
-                c = self.filters.config
-                c.enabled = enabled
-                c.min_cutoff_hz = mc if mc is not None else c.min_cutoff_hz
-                c.beta = beta if beta is not None else c.beta
-                self.filters.reset()
-            elif key == "num_hands":
-                self.tracker.set_max_hands(value)
-                self._alloc_buffer(self.backend.crop_size)
-                if isinstance(self.detector, MediaPipeDetector) and self.detector in self._owned:
-                    self._owned.remove(self.detector)
-                    self.detector.close()
-                    self.detector = self._own(MediaPipeDetector(self.config.detector, value))
-            elif key == "mirror":
-                self.source.mirrored = value
-                self.tracker.reset()
-                self.filters.reset()
-                self._K = None
-            elif key == "anatomy":
-                self.anatomy = anatomy_config(value, self.config.anatomy)
-                self._fits.clear()
-            elif key == "hand_size":
-                self.metric = replace(self.metric, hand_size_m=value)
-            elif key == "fuse":
-                old = self.config.fuse
-                self.config.fuse = value
-                try:
-                    self.fuse = self._fuse_mode(self.backend)
-                except EngineError as e:
-                    self.config.fuse = old
-                    self.on_message(f"experts unchanged: {e}")
-                else:
-                    self.on_message(f"experts: {self.fuse}")
-            elif key in ("backend", "cloud"):
-                cfg = self.config.backend
-                cfg = replace(cfg, kind=value) if key == "backend" else replace(
-                    cfg, with_cloud=value)
-                self._reopen_backend(cfg)
+    def _apply_num_hands(self, n: int) -> None:
+        self.tracker.set_max_hands(n)
+        if isinstance(self.detector, MediaPipeDetector) and self.detector in self._owned:
+            self._owned.remove(self.detector)
+            self.detector.close()
+            self.detector = self._own(MediaPipeDetector(self.config.detector, n))
 
-    def _reopen_backend(self, cfg: BackendConfig) -> None:
+    def _apply_mirror(self, mirrored: bool) -> None:
+        self.source.mirrored = mirrored
+        self.tracker.reset()
+        self.filters.reset()
+        self._intrinsics.reset()
+
+    def _apply_hand_size(self, bone_m: float) -> None:
+        self.estimator.metric = replace(self.estimator.metric, hand_size_m=bone_m)
+
+    def _apply_anatomy(self, enabled: bool) -> None:
+        self.estimator.set_anatomy(anatomy_config(enabled, self.config.anatomy))
+
+    def _apply_fuse(self, mode: str | None) -> None:
         try:
-            ckpt = resolve_checkpoint(cfg.checkpoint)
-            new = open_backend(cfg, ckpt)
+            fuse = resolve_fuse(mode, self.backend, getattr(self, "checkpoint", None))
         except EngineError as e:
-            self.on_message(f"backend unchanged: {e}")
+            self.on_message(warning(f"experts unchanged: {e}"))
+            return
+        self.config.fuse = mode
+        self.estimator.fuse = fuse
+        self.on_message(info(f"experts: {fuse}"))
+
+    def _apply_backend_kind(self, kind: str) -> None:
+        self._swap_backend(replace(self.config.backend, kind=kind))
+
+    def _apply_cloud(self, enabled: bool) -> None:
+        self._swap_backend(replace(self.config.backend, with_cloud=enabled))
+
+    def _swap_backend(self, cfg: BackendConfig) -> None:
+        """Open the backend cfg describes and put it in place of the current one, which is
+        closed if this engine opened it; on failure the current one stays."""
+        try:
+            new = open_backend(cfg, resolve_checkpoint(cfg.checkpoint),
+                               warn=warning_channel(self.on_message))
+        except EngineError as e:
+            self.on_message(warning(f"backend unchanged: {e}"))
             return
         try:
-            fuse = self._fuse_mode(new)
+            fuse = resolve_fuse(self.config.fuse, new, getattr(self, "checkpoint", None))
         except EngineError as e:
             new.close()
-            self.on_message(f"backend unchanged: {e}")
+            self.on_message(warning(f"backend unchanged: {e}"))
             return
-        self.fuse = fuse
         old = self.backend
         if old in self._owned:
             self._owned.remove(old)
             old.close()
-        self.backend = self._own(new)
+        self.estimator.set_backend(self._own(new), fuse)
         self.config.backend = cfg
-        self._alloc_buffer(new.crop_size)
-        self.on_message(f"backend: {new.describe()}")
-
-    # ------------------------------------------------------------------ geometry
-    def intrinsics(self, size: tuple[int, int]) -> np.ndarray:
-        """K (3, 3) of the delivered frames: the source's own camera, a calibration file, or a
-        field-of-view model; mirrored frames get a mirrored principal point."""
-        if self._K is not None and self._K_size == size:
-            return self._K
-        if self.source.intrinsics is not None:
-            K = np.asarray(self.source.intrinsics, dtype=np.float64)
-            self.intrinsics_source = f"{self.source.description} camera"
-        else:
-            c = self.config
-            target = c.calibration or (c.source.camera if c.source.kind == "camera" else None)
-            K, self.intrinsics_source, message = load_camera_intrinsics(target, size, c.hfov_deg)
-            self.on_message(f"intrinsics: {message}")
-            if self.source.mirrored and self.intrinsics_source.startswith("file:"):
-                K = K.copy()
-                K[0, 2] = size[0] - 1 - K[0, 2]  # the mirrored image's principal point
-        self._K, self._K_size, self._K_inv = K, size, k_inverse(K)
-        return K
+        self.on_message(info(f"backend: {new.describe()}", topic="backend"))
 
     # ------------------------------------------------------------------ one frame
     def process(self, rgb: np.ndarray, capture_time: float | None = None, frame_id: int = 0,
                 truth: list[TruthHand] | None = None) -> FrameResult:
-        """Run detection/tracking, inference, the metric fit and the filter on one frame.
-        rgb: (H, W, 3) uint8. Returns the FrameResult (timings in ms per stage)."""
-        self._apply_pending()
+        """Run detection/tracking, the hand estimation and the filter on one frame, and with
+        the demo's ground truth (truth) score the result against it. rgb: (H, W, 3) uint8.
+        Returns the FrameResult (timings in ms per stage)."""
+        self.apply_settings()
         t_start = time.perf_counter()
         capture_time = time.time() if capture_time is None else capture_time
         h, w = rgb.shape[:2]
-        size = (w, h)
-        K = self.intrinsics(size)
+        K = self.intrinsics((w, h))
         timings: dict[str, float] = {}
+        tracks = self._track(rgb, (w, h), timings)
+        estimates = self.estimator.estimate(
+            SourceFrame(rgb, capture_time, truth), K, tracks,
+            keep=lambda track, uv, residual: self.tracker.finish(track, uv, residual, (w, h)),
+            mirrored=self.source.mirrored, timings=timings)
+        hands = [e.result() for e in estimates]
 
+        t0 = time.perf_counter()
+        self.tracker.remember(rgb)  # the flow window for the next frame
+        timings["track"] += (time.perf_counter() - t0) * 1e3
+        t0 = time.perf_counter()
+        self._smooth(hands, capture_time)
+        timings["filter"] = (time.perf_counter() - t0) * 1e3
+        timings["total"] = (time.perf_counter() - t_start) * 1e3
+
+        result = FrameResult(frame_id, capture_time, w, h, hands, timings)
+        if truth is not None:
+            match = match_truth(hands, truth)
+            result.ground_truth_m = match.ground_truth_m
+            self.stats.add_truth(match)
+        self.stats.frames += 1
+        self.stats.hands += len(hands)
+        self.stats.add_timings(timings)
+        return result
+
+    def _track(self, rgb: np.ndarray, size: tuple[int, int],
+               timings: dict[str, float]) -> list[Track]:
+        """Move the tracks into this frame and run the detector when the tracker asks for it.
+        Returns this frame's tracks (a copy of the list: finish() may drop some)."""
         t0 = time.perf_counter()
         if getattr(self.source, "independent_frames", False):
             self.tracker.reset()
             self.filters.reset()
         self.tracker.propagate(rgb)
         timings["track"] = (time.perf_counter() - t0) * 1e3
-
         if self.tracker.needs_detection():
             t0 = time.perf_counter()
             dets = self.detector.detect(rgb, self.source.mirrored)
             self.tracker.update(dets, size)
             self.stats.detections += 1
             timings["detect"] = (time.perf_counter() - t0) * 1e3
+        return list(self.tracker.tracks)
 
-        tracks = list(self.tracker.tracks)
-        hands: list[HandResult] = []
-        if tracks:
-            t0 = time.perf_counter()
-            S = self.backend.crop_size
-            cams = []
-            margin = self.tracker.config.box_margin
-            for i, tr in enumerate(tracks):
-                cam = fast_crop_camera(K, tr.box(margin), S, self._K_inv)
-                crop = cv2.warpPerspective(rgb, cam.H, (S, S), flags=cv2.INTER_LINEAR,
-                                           borderMode=cv2.BORDER_CONSTANT)
-                np.multiply(crop.transpose(2, 0, 1), 1.0 / 255.0, out=self._buf[i],
-                            casting="unsafe")
-                cams.append(cam)
-            self._fusion = self._fusion_inputs(tracks, cams)
-            timings["crop"] = (time.perf_counter() - t0) * 1e3
-
-            t0 = time.perf_counter()
-            out = self._infer(self._buf[:len(tracks)], cams, truth)
-            timings["infer"] = (time.perf_counter() - t0) * 1e3
-
-            t0 = time.perf_counter()
-            s = self.metric.hand_size_m
-            t_anatomy, fits = 0.0, {}
-            for i, (tr, cam) in enumerate(zip(tracks, cams)):
-                # The network's pose decides whether the track survives, as without the fit.
-                rel = out.pose[i].astype(np.float64) * s  # (21, 3) m, crop camera
-                obs_uv, obs_w = tr.observations()
-                uv_crop = transform_points(cam.H, obs_uv)  # (21, 2) crop px
-                fit = fit_root(rel, uv_crop, cam.K_virtual, obs_w, config=self.metric)
-                joints_m = (rel + fit.t_m) @ cam.R.T  # (21, 3) camera frame
-                uv_fit = project_px(joints_m, K) if fit.ok and np.all(joints_m[:, 2] > 0) else None
-                if not self.tracker.finish(tr, uv_fit, fit.residual_px / S, size):
-                    continue
-                cloud = None if out.cloud is None else out.cloud[i].astype(np.float64) * s
-                if self.anatomy is not None:
-                    t1 = time.perf_counter()
-                    rel, cloud, fits[tr.hand_id] = self._anatomical(out.pose[i], cloud, tr)
-                    fit_a = fit_root(rel, uv_crop, cam.K_virtual, obs_w, config=self.metric)
-                    if fit_a.ok:
-                        fit, joints_m = fit_a, (rel + fit_a.t_m) @ cam.R.T
-                    t_anatomy += time.perf_counter() - t1
-                if cloud is not None:
-                    cloud = (cloud + fit.t_m) @ cam.R.T
-                hands.append(HandResult(tr.hand_id, tr.side, joints_m, tr.uv_px.copy(),
-                                        tr.confidence, cloud))
-            self._fits = fits
-            timings["anatomy"] = t_anatomy * 1e3
-            timings["metric"] = (time.perf_counter() - t0) * 1e3 - timings["anatomy"]
-
-        t0 = time.perf_counter()
-        self.tracker.remember(rgb)  # the flow window for the next frame
-        timings["track"] += (time.perf_counter() - t0) * 1e3
-
-        t0 = time.perf_counter()
+    def _smooth(self, hands: list[HandResult], capture_time: float) -> None:
+        """The One Euro filter on each hand's joints and keypoints (float32 afterwards); the
+        hands end sorted by id."""
         self.filters.keep_only(h.hand_id for h in hands)
         for hand in hands:
             hand.joints_m, hand.uv_px = (np.asarray(a, dtype=np.float32) for a in
                                          self.filters.apply(hand.hand_id, hand.joints_m,
                                                             hand.uv_px, capture_time))
         hands.sort(key=lambda hr: hr.hand_id)
-        timings["filter"] = (time.perf_counter() - t0) * 1e3
-        timings["total"] = (time.perf_counter() - t_start) * 1e3
-
-        result = FrameResult(frame_id, capture_time, w, h, hands, timings)
-        if truth is not None:
-            result.ground_truth_m = self._match_truth(hands, truth)
-        self.stats.frames += 1
-        self.stats.hands += len(hands)
-        self.stats.add_timings(timings)
-        return result
-
-    def _fusion_inputs(self, tracks, cams) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(heat (B, 21, M, M), heat_weight (B,), rgb_weight (B,)) for the 2D expert, or None
-        when it does not run on this frame (--fuse rgb, or no track holds detector landmarks of
-        this frame: tracks carried by optical flow use the RGB expert)."""
-        if self.fuse == "rgb" or not any(tr.detected for tr in tracks):
-            return None
-        b = len(tracks)
-        w_x, w_h = np.ones(b, np.float32), np.zeros(b, np.float32)
-        heat = self._heat[:b]
-        heat.fill(0.0)
-        S, M = self.backend.crop_size, heat.shape[-1]
-        sigma = float(getattr(self.backend, "heatmap_sigma_px", 2.0))
-        for i, (tr, cam) in enumerate(zip(tracks, cams)):
-            w_x[i], w_h[i] = expert_weights(self.fuse, tr.detected)
-            if tr.detected:
-                heat[i] = landmarks_to_heatmaps(tr.uv_px, cam.H, S, M, sigma)
-        return heat, w_h, w_x
-
-    def _infer(self, batch: np.ndarray, cams, truth):
-        """The backend call; a seam for tests that substitute an oracle network. The 2D
-        expert's inputs of this frame, if any, are in self._fusion."""
-        if self._fusion is None:
-            return self.backend.infer(batch)
-        heat, w_h, w_x = self._fusion
-        return self.backend.infer(batch, heat, w_h, w_x)
-
-    def _anatomical(self, pose: np.ndarray, cloud_m: np.ndarray | None,
-                    track) -> tuple[np.ndarray, np.ndarray | None, HandFit]:
-        """The kinematic hand (self.anatomy) fitted to one decoded pose (21, 3) (normalised,
-        crop camera), warm-started from the track's previous fit, then scaled about the root to
-        a unit scale bone, as normalised poses are by definition (the decoder shrinks uncertain
-        hands towards the mean, which would put them too close to the camera). Returns the
-        hand in metres (21, 3) (crop camera, root-relative like the decoded pose), the cloud
-        (N, 3) metres scaled the same way (or None), and the fit. A mirrored view shows each
-        hand as the other side's, so the fit takes the side as it appears in the image."""
-        side = 1 - track.side if self.source.mirrored else track.side
-        f = fit_hand(pose, side, self.anatomy, init=self._fits.get(track.hand_id))
-        unit, root, scale = normalise_pose(f.joints)
-        s = self.metric.hand_size_m
-        if cloud_m is not None:
-            cloud_m = (cloud_m - root * s) / scale + root * s
-        return (unit + root) * s, cloud_m, f
-
-    def _match_truth(self, hands: list[HandResult], truth: list[TruthHand]) -> dict:
-        """Pair ground-truth hands with tracked hands (nearest mean 2D keypoint distance, under
-        half the hand's extent); record 3D errors. Keys: hand_id, or -1, -2... for ground-truth
-        hands that no track matched."""
-        out: dict[int, np.ndarray] = {}
-        free = {h.hand_id: h for h in hands}
-        missed = 0
-        for k, gt in enumerate(truth):
-            best, best_d = None, math.inf
-            extent = float(np.ptp(gt.uv_px, axis=0).max())
-            for h in free.values():
-                d = float(np.linalg.norm(h.uv_px - gt.uv_px, axis=1).mean())
-                if d < best_d:
-                    best, best_d = h, d
-            if best is None or best_d > 0.5 * extent:
-                out[-1 - k] = np.asarray(gt.joints_m, dtype=np.float32)
-                missed += 1
-                continue
-            del free[best.hand_id]
-            gt_j = np.asarray(gt.joints_m, dtype=np.float64)
-            out[best.hand_id] = gt_j.astype(np.float32)
-            err = np.linalg.norm(best.joints_m - gt_j, axis=1).mean() * 1e3
-            rel = np.linalg.norm((best.joints_m - best.joints_m[ROOT]) - (gt_j - gt_j[ROOT]),
-                                 axis=1).mean() * 1e3
-            self.stats.errors_mm["camera"].append(float(err))
-            self.stats.errors_mm["root_aligned"].append(float(rel))
-        self.stats.errors_mm["missed"].append(float(missed))
-        return out
 
     # ------------------------------------------------------------------ the stream
     @property
@@ -525,39 +401,48 @@ class Engine:
                                      on_message=self.on_message)
         self.stats = EngineStats()
         passthrough = self.config.source.kind == "replay" and not self.config.reprocess
-        missing = int(getattr(self.source, "frames_without_video", 0))
-        if missing:
-            total = int(getattr(self.source, "frames_total", missing))
-            what = "they replay without a picture" if passthrough else \
-                "they cannot be reprocessed and are skipped"
-            self.on_message(f"replay: {missing} of {total} recorded frames have no video "
-                            f"(the recording was interrupted or recorded without it); {what}")
+        self._report_missing_video(passthrough)
         n = 0
         with self._grabber:
             while not self._stop.is_set() and (max_frames is None or n < max_frames):
                 item = self._grabber.get()
                 if item is None:
                     break
-                frame: SourceFrame = item.frame
                 self.stats.dropped = self._grabber.dropped
-                if frame.rgb is None and not (passthrough and frame.recorded is not None):
-                    self.stats.skipped += 1  # nothing to compute the result from
+                result = self._result(item.frame, item.frame_id, passthrough)
+                if result is None:
                     continue
-                if passthrough and frame.recorded is not None:
-                    result = frame.recorded
-                    self.stats.frames += 1
-                    self.stats.hands += len(result.hands)
-                    self.stats.no_picture += frame.rgb is None
-                else:
-                    result = self.process(frame.rgb, frame.capture_time, item.frame_id,
-                                          frame.truth)
-                    if self.config.source.kind != "replay":  # replay keeps recorded times
-                        result.timings_ms["latency"] = (time.time() - frame.capture_time) * 1e3
-                        self.stats.add_timings({"latency": result.timings_ms["latency"]})
                 n += 1
-                yield result, frame.rgb
+                yield result, item.frame.rgb
             self.stats.dropped = self._grabber.dropped
         self._grabber = None
+
+    def _result(self, frame: SourceFrame, frame_id: int, passthrough: bool) -> FrameResult | None:
+        """The result of one frame from the stream: processed, or the recorded one of a replay
+        passed through; None (counted as skipped) when there is nothing to compute it from."""
+        if passthrough and frame.recorded is not None:
+            self.stats.frames += 1
+            self.stats.hands += len(frame.recorded.hands)
+            self.stats.no_picture += frame.rgb is None
+            return frame.recorded
+        if frame.rgb is None:
+            self.stats.skipped += 1
+            return None
+        result = self.process(frame.rgb, frame.capture_time, frame_id, frame.truth)
+        if self.config.source.kind != "replay":  # replay keeps recorded times
+            result.timings_ms["latency"] = (time.time() - frame.capture_time) * 1e3
+            self.stats.add_timings({"latency": result.timings_ms["latency"]})
+        return result
+
+    def _report_missing_video(self, passthrough: bool) -> None:
+        missing = int(getattr(self.source, "frames_without_video", 0))
+        if missing:
+            total = int(getattr(self.source, "frames_total", missing))
+            what = "they replay without a picture" if passthrough else \
+                "they cannot be reprocessed and are skipped"
+            self.on_message(info(f"replay: {missing} of {total} recorded frames have no video "
+                                 f"(the recording was interrupted or recorded without it); "
+                                 f"{what}"))
 
     def close(self) -> None:
         """Stop and release everything this engine opened (idempotent)."""
@@ -566,7 +451,7 @@ class Engine:
             try:
                 obj.close()
             except Exception as e:  # closing must not hide the original error
-                self.on_message(f"while closing {type(obj).__name__}: {e}")
+                self.on_message(warning(f"while closing {type(obj).__name__}: {e}"))
         self._owned.clear()
 
     def __enter__(self) -> Engine:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from app.engine.truth import TruthMatch
 
 
 @dataclass
@@ -16,7 +20,8 @@ class EngineStats:
     without their video (the result only); skipped: replayed frames that could not be
     reprocessed (no video); detections: frames on which the detector ran; timings_ms: stage ->
     recent per-frame milliseconds (the last `window` frames); errors_mm: per-hand 3D errors
-    against demo ground truth (camera frame and root-aligned)."""
+    (mm) against the demo's ground truth, "camera" (camera frame) and "root_aligned";
+    missed_truth: ground-truth hands (summed over frames) that no track matched."""
 
     window: int = 10000
     frames: int = 0
@@ -29,12 +34,19 @@ class EngineStats:
     started: float = field(default_factory=time.perf_counter)
     timings_ms: dict[str, deque] = field(default_factory=dict)
     errors_mm: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    missed_truth: int = 0
 
     def add_timings(self, timings: dict[str, float]) -> None:
         for k, v in timings.items():
             if k not in self.timings_ms:
                 self.timings_ms[k] = deque(maxlen=self.window)
             self.timings_ms[k].append(v)
+
+    def add_truth(self, match: TruthMatch) -> None:
+        """Count one frame's comparison with the ground truth (app.engine.truth.match_truth)."""
+        self.errors_mm["camera"].extend(match.camera_mm)
+        self.errors_mm["root_aligned"].extend(match.root_aligned_mm)
+        self.missed_truth += match.missed
 
     @property
     def fps(self) -> float:
@@ -69,8 +81,7 @@ class EngineStats:
             lines.append(f"3D error vs ground truth over {len(cam)} hand-frames: camera frame "
                          f"mean {cam.mean():.1f} mm (median {np.median(cam):.1f}), root-aligned "
                          f"mean {rel.mean():.1f} mm (median {np.median(rel):.1f})")
-            miss = self.errors_mm.get("missed", [])
-            if miss:
-                lines.append(f"ground-truth hands not tracked: {int(sum(miss))} of "
-                             f"{len(cam) + int(sum(miss))} hand-frames")
+            miss = self.missed_truth
+            lines.append(f"ground-truth hands not tracked: {miss} of {len(cam) + miss} "
+                         "hand-frames")
         return "\n".join(lines)

@@ -29,6 +29,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.engine.notices import Notice, info
 from app.gui.banner import Banner
 from app.gui.config import GuiConfig
 from app.gui.gl_check import opengl_problem, share_gl_contexts
@@ -224,7 +225,7 @@ class MainWindow(QMainWindow):
     def _queue_describe(self) -> None:
         worker = self.engine.worker
         worker.call(lambda engine: worker.message.emit(
-            "backend: " + self.services.describe(engine)))
+            info("backend: " + self.services.describe(engine), topic="backend")))
 
     def stop_engine(self) -> None:
         if self.engine is None:
@@ -316,14 +317,18 @@ class MainWindow(QMainWindow):
         self.banner.show_message(text, level)
         self.statusBar().showMessage(text, 15000)
 
-    def _on_engine_message(self, text: str) -> None:
-        if text.startswith("backend: "):
+    def _on_engine_message(self, notice: Notice | str) -> None:
+        """An engine notice (app.engine.notices): the backend in use goes to its label, errors
+        and warnings to the banner, the source coming back to a short info banner, other infos
+        to the status bar. Plain text (the worker's own) counts as info."""
+        if not isinstance(notice, Notice):
+            notice = info(str(notice))
+        text = notice.text
+        if notice.topic == "backend":
             self.status_labels["backend"].setText(text.replace(":", "", 1))
-            return
-        lowered = text.lower()
-        if "lost" in lowered or "retrying" in lowered or "reconnect" in lowered:
-            self.show_problem(text, level="error")
-        elif "is back" in lowered:
+        elif notice.level in ("error", "warning"):
+            self.show_problem(text, level=notice.level)
+        elif notice.topic == "source":
             self.banner.show_message(text, "info")
             self.statusBar().showMessage(text, 5000)
             QTimer.singleShot(3000, self._hide_info_banner)

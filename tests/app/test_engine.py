@@ -1,8 +1,9 @@
 """End-to-end tests of the engine on the synthetic demo stream and on real photos.
 
-The tracking tests use an oracle network (the demo's ground truth, normalised in each crop's
-camera) so that they test detection, tracking, the metric fit and ids, not a trained model (none
-is bundled); the plumbing tests use a randomly initialised HandPoseNet checkpoint.
+The tracking tests use an oracle network (app.engine.truth.OracleEstimator: the demo's ground
+truth, normalised in each crop's camera) so that they test detection, tracking, the metric fit
+and ids, not a trained model (none is bundled); the plumbing tests use a randomly initialised
+HandPoseNet checkpoint.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from app.engine import (
     TrackerConfig,
 )
 from app.engine.backends import Backend, BackendOutput
-from model.geometry import normalise_pose, transform_points
+from app.engine.estimate import HandEstimator
+from app.engine.truth import OracleEstimator
+from model.geometry import transform_points
 
 REPO = Path(__file__).resolve().parents[2]
 REALWORLD = REPO / ".." / "shared" / "realworld"
@@ -47,19 +50,6 @@ def make_checkpoint(path: Path, crop: int) -> Path:
     return save_inference_checkpoint(path, build_hand_pose_net(NetConfig(crop_size=crop)))
 
 
-class OracleEngine(Engine):
-    """The engine with a perfect network: each crop's pose is the ground-truth hand nearest to
-    the crop centre, normalised in that crop's camera (what a trained network approximates)."""
-
-    def _infer(self, batch, cams, truth):
-        poses = []
-        for cam in cams:
-            c = transform_points(cam.H_inv, np.full((1, 2), (cam.size - 1) / 2.0))[0]
-            gt = min(truth, key=lambda g: np.linalg.norm(g.uv_px[9] - c))
-            poses.append(normalise_pose(gt.joints_m @ cam.R)[0])
-        return BackendOutput(np.asarray(poses, np.float32))
-
-
 def demo_config(checkpoint, hands: int, frames: int, **source) -> EngineConfig:
     return EngineConfig(
         source=SourceConfig(kind="demo", demo_hands=hands, demo_frames=frames, realtime=False,
@@ -78,7 +68,7 @@ def test_engine_import_does_not_import_qt():
 @pytest.mark.parametrize("hands", [1, 2])
 def test_demo_tracks_hands_with_stable_ids_and_few_detections(checkpoint, hands):
     frames = 60
-    with OracleEngine(demo_config(checkpoint, hands, frames)) as engine:
+    with Engine(demo_config(checkpoint, hands, frames), estimator=OracleEstimator) as engine:
         results = [r for r, _ in engine.run()]
         stats = engine.stats
     assert len(results) == frames
@@ -158,7 +148,7 @@ def test_slow_backend_drops_frames_and_latency_does_not_grow(checkpoint):
 
 
 def test_controls_from_another_thread(checkpoint):
-    with OracleEngine(demo_config(checkpoint, 2, 400)) as engine:
+    with Engine(demo_config(checkpoint, 2, 400), estimator=OracleEstimator) as engine:
         seen = []
 
         def worker():
@@ -235,14 +225,22 @@ def fused_checkpoint(tmp_path_factory) -> Path:
     return save_inference_checkpoint(tmp_path_factory.mktemp("fused") / "fused.pt", net)
 
 
-class RecordingEngine(Engine):
+class RecordingEstimator(HandEstimator):
     """The real backend call, remembering the 2D expert's inputs of every frame."""
 
-    def _infer(self, batch, cams, truth):
-        uv = [t.uv_px.copy() for t in self.tracker.tracks]
-        self.seen.append(None if self._fusion is None else
-                         tuple(a.copy() for a in self._fusion) + (cams, uv))
-        return super()._infer(batch, cams, truth)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen, self._tracks = [], []
+
+    def crop(self, rgb, K, tracks):
+        self._tracks = tracks
+        return super().crop(rgb, K, tracks)
+
+    def infer(self, batch):
+        uv = [t.uv_px.copy() for t in self._tracks]
+        self.seen.append(None if batch.experts is None else
+                         tuple(a.copy() for a in batch.experts) + (batch.cams, uv))
+        return super().infer(batch)
 
 
 @pytest.mark.parametrize("fuse, weights", [(None, (1.0, 1.0)), ("rgb+2d", (1.0, 1.0)),
@@ -252,14 +250,13 @@ def test_fuse_feeds_the_detector_landmarks_on_detector_frames(fused_checkpoint, 
 
     cfg = demo_config(fused_checkpoint, 1, 6)
     cfg.fuse = fuse
-    with RecordingEngine(cfg) as engine:
-        engine.seen = []
+    with Engine(cfg, estimator=RecordingEstimator) as engine:
         results = [r for r, _ in engine.run()]
         assert engine.fuse == (fuse or "rgb+2d")
     assert all(np.all(np.isfinite(h.joints_m)) for r in results for h in r.hands)
     detected = ["detect" in r.timings_ms and bool(r.hands) for r in results]
-    assert any(detected) and len(engine.seen) == len(results)
-    for seen, det in zip(engine.seen, detected):
+    assert any(detected) and len(engine.estimator.seen) == len(results)
+    for seen, det in zip(engine.estimator.seen, detected):
         if weights is None or not det:
             assert seen is None  # RGB only: the backend's plain path
             continue
@@ -287,19 +284,20 @@ def test_fuse_2d_with_an_rgb_only_checkpoint_is_a_clear_error(checkpoint):
 def test_set_fuse_switches_the_experts_live_and_refuses_what_the_model_lacks(
         fused_checkpoint, checkpoint):
     messages: list[str] = []
-    with Engine(demo_config(fused_checkpoint, 1, 2), on_message=messages.append) as engine:
+    texts = lambda notice: messages.append(notice.text)  # noqa: E731
+    with Engine(demo_config(fused_checkpoint, 1, 2), on_message=texts) as engine:
         assert engine.fuse == "rgb+2d"
         engine.set_fuse("2d")
-        engine._apply_pending()
+        engine.apply_settings()
         assert engine.fuse == "2d" and messages[-1] == "experts: 2d"
         engine.set_fuse("auto")
-        engine._apply_pending()
+        engine.apply_settings()
         assert engine.fuse == "rgb+2d"
         with pytest.raises(ValueError, match="unknown fuse mode 'both'"):
             engine.set_fuse("both")
     messages.clear()
-    with Engine(demo_config(checkpoint, 1, 2), on_message=messages.append) as engine:
+    with Engine(demo_config(checkpoint, 1, 2), on_message=texts) as engine:
         engine.set_fuse("rgb+2d")
-        engine._apply_pending()
+        engine.apply_settings()
         assert engine.fuse == "rgb" and engine.config.fuse is None
         assert messages[-1].startswith("experts unchanged: --fuse rgb+2d needs the 2D")

@@ -9,40 +9,47 @@ import pytest
 
 from app.engine import Engine, FilterConfig
 from app.engine.backends import BackendOutput
+from app.engine.truth import OracleEstimator
 from model.anatomy import plausibility
-from tests.app.test_engine import OracleEngine, checkpoint, demo_config  # noqa: F401 (fixture)
+from tests.app.test_engine import checkpoint, demo_config  # noqa: F401 (fixture)
 
 
-class PoorEngine(OracleEngine):
+class PoorEstimator(OracleEstimator):
     """The oracle's poses shrunk to 80 % with joint noise of 0.25 scale bones: what an
-    under-trained decoder gives (it shrinks uncertain hands towards the mean)."""
+    under-trained decoder gives (it shrinks uncertain hands towards the mean). The noise is
+    seeded by the number of frames with hands so far."""
 
-    def _infer(self, batch, cams, truth):
-        good = super()._infer(batch, cams, truth).pose
-        rng = np.random.default_rng(len(self.stats.errors_mm["camera"]))
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = 0
+
+    def infer(self, batch):
+        good = super().infer(batch).pose
+        rng = np.random.default_rng(self.calls)
+        self.calls += 1
         return BackendOutput((0.8 * good + rng.normal(0, 0.25, good.shape)).astype(np.float32))
 
 
-def _run(engine_cls, ckpt, anatomy: bool, frames: int = 12, **source):
+def _run(estimator_cls, ckpt, anatomy: bool, frames: int = 12, **source):
     cfg = demo_config(ckpt, 1, frames, **source)
     cfg.filter = FilterConfig(enabled=False)  # compare the per-frame poses themselves
     if not anatomy:
         cfg.anatomy = None
-    with engine_cls(cfg) as engine:
+    with Engine(cfg, estimator=estimator_cls) as engine:
         results = [r for r, _ in engine.run()]
         return results, engine.stats
 
 
 @pytest.mark.parametrize("mirror", [False, True])
 def test_a_correct_pose_stays_correct_on_either_side(checkpoint, mirror):  # noqa: F811
-    results, stats = _run(OracleEngine, checkpoint, True, mirror=mirror)
+    results, stats = _run(OracleEstimator, checkpoint, True, mirror=mirror)
     assert np.median(stats.errors_mm["root_aligned"]) < 5.0, stats.summary()
     assert max(r.timings_ms.get("anatomy", 0.0) for r in results) > 0.0
 
 
 def test_a_poor_pose_becomes_a_plausible_hand_at_a_better_depth(checkpoint):  # noqa: F811
-    raw, raw_stats = _run(PoorEngine, checkpoint, False)
-    fit, fit_stats = _run(PoorEngine, checkpoint, True)
+    raw, raw_stats = _run(PoorEstimator, checkpoint, False)
+    fit, fit_stats = _run(PoorEstimator, checkpoint, True)
     raw_ok = [plausibility(h.joints_m)["bones_ok"] for r in raw for h in r.hands]
     fit_ok = [plausibility(h.joints_m) for r in fit for h in r.hands]
     assert raw_ok and not any(raw_ok)
@@ -60,5 +67,5 @@ def test_set_anatomy_switches_the_fit_live(checkpoint):  # noqa: F811
         assert engine.anatomy is None
         assert all(r.timings_ms.get("anatomy", 0.0) == 0.0 for r in results)
         engine.set_anatomy(True)
-        engine._apply_pending()
+        engine.apply_settings()
         assert engine.anatomy is not None

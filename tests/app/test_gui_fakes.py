@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.engine.notices import Notice, error, info
 from app.gui.settings import PanelSettings
 from app.results import FrameResult, HandResult
 from model.hand import LEFT, RIGHT
@@ -53,10 +54,11 @@ def background(width: int = 640, height: int = 480) -> np.ndarray:
 
 class FakeEngine:
     """Yields synthetic FrameResults at `fps` (0 = as fast as possible). lose_after: after that
-    many frames the "camera" is lost: on_message says so and no frames come until stop()."""
+    many frames the "camera" is lost: on_message says so (an error Notice) and no frames come until
+    stop()."""
 
-    def __init__(self, settings: PanelSettings, on_message: Callable[[str], None], fps: float = 30,
-                 lose_after: int | None = None, fail: str | None = None):
+    def __init__(self, settings: PanelSettings, on_message: Callable[[Notice], None],
+                 fps: float = 30, lose_after: int | None = None, fail: str | None = None):
         if fail:
             raise RuntimeError(fail)
         self.settings = settings
@@ -93,7 +95,7 @@ class FakeEngine:
     def set_backend(self, kind: str) -> None:
         self.calls.append(("backend", kind))
         self.settings.backend = kind
-        self.on_message(f"backend: fake {kind}")  # as the real engine reports a switch
+        self.on_message(info(f"backend: fake {kind}", topic="backend"))  # as the engine reports
 
     def set_fuse(self, mode: str) -> None:
         self.calls.append(("fuse", mode))
@@ -110,7 +112,8 @@ class FakeEngine:
         frame_id = 0
         while not self._stop.is_set():
             if self.lose_after is not None and frame_id >= self.lose_after:
-                self.on_message("camera 0 lost; retrying every 1 s (reconnect it)")
+                self.on_message(error("camera 0 lost; retrying every 1 s (reconnect it)",
+                                      topic="source"))
                 self._stop.wait()
                 return
             now = time.time()
@@ -178,7 +181,7 @@ class DemoTruthEngine(FakeEngine):
     results: real frames and plausible hands for looking at the window when no trained model is
     at hand (the network's output is not involved; say so wherever its pictures are shown)."""
 
-    def __init__(self, settings: PanelSettings, on_message: Callable[[str], None],
+    def __init__(self, settings: PanelSettings, on_message: Callable[[Notice], None],
                  fps: float = 30, **kwargs):
         super().__init__(settings, on_message, fps=fps, **kwargs)
         from app.engine.sources import DemoSource, SourceConfig

@@ -112,7 +112,8 @@ def test_finish_drops_tracks_whose_fit_fails_or_box_collapses():
 
 
 def test_fast_crop_camera_equals_model_geometry():
-    from app.engine.crops import fast_crop_camera, k_inverse, solve3
+    from app.engine.crops import fast_crop_camera, k_inverse
+    from app.engine.rootfit import solve3
     from model.geometry import Box, crop_camera, intrinsics_from_fov
 
     K = intrinsics_from_fov(640, 480, 60.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.engine.metric import DEFAULT_HAND_SIZE_M, MetricConfig, fit_root, project_px
+from app.engine.rootfit import DEFAULT_HAND_SIZE_M, MetricConfig, fit_root, project_px
 from model.geometry import intrinsics_from_fov
 
 

@@ -1,4 +1,4 @@
-"""app/realworld.py: the script on the shared photos, with and without the kinematic fit
+"""bench/realworld.py: the script on the shared photos, with and without the kinematic fit
 (the checks themselves are tested in tests/model/test_anatomy.py)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from app.realworld import main
+from bench.realworld import main
 from tests.app.test_engine import REALWORLD
 
 

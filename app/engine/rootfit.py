@@ -1,4 +1,5 @@
-"""From the network's normalised, root-relative pose to metric 3D in the camera frame.
+"""The root fit: from the network's normalised, root-relative pose to metric 3D in the camera
+frame.
 
 The network predicts pose_n (21, 3) in the crop (virtual) camera, root-relative and divided by the
 middle MCP->PIP bone length. With a known bone length s (the hand size) the joints are
@@ -8,19 +9,19 @@ solved so that the projections of rel + t through the crop camera K_v fit the 2D
     u_i = fx (x_i + tx) / (z_i + tz) + cx   <=>   fx tx - (u_i - cx) tz = (u_i - cx) z_i - fx x_i
 
 (likewise for v), which is linear in t: two equations per joint, three unknowns, a weighted
-least squares in closed form (a 3x3 system, solved without LAPACK). A second pass divides every
-equation by the depth (z_i + tz) of the first solution, which turns the algebraic error into the
-reprojection error in pixels. Finally
-the rotation of the viewpoint correction is undone: p_camera = R (rel + t).
+least squares in closed form (a 3x3 system, solved by `solve3` without LAPACK: on the hot path
+each LAPACK call may wake OpenBLAS's thread pool, see app/engine/crops.py). A second pass divides
+every equation by the depth (z_i + tz) of the first solution, which turns the algebraic error
+into the reprojection error in pixels. Finally the rotation of the viewpoint correction is
+undone: p_camera = R (rel + t).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-
-from app.engine.crops import solve3
 
 # Middle finger MCP->PIP bone (joint centre to joint centre) of an average adult, metres. Proximal
 # phalanx length reported for adults is about 4.0-4.6 cm (women to men); 4.3 cm is used.
@@ -119,3 +120,21 @@ def project_px(points_m: np.ndarray, K: np.ndarray) -> np.ndarray:
     z = points_m[:, 2]
     return np.stack([K[0, 0] * points_m[:, 0] / z + K[0, 2],
                      K[1, 1] * points_m[:, 1] / z + K[1, 2]], axis=1)
+
+
+def solve3(M: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Solve the 3x3 system M t = b by the adjugate (no LAPACK). M (3, 3), b (3,) -> t (3,);
+    None when M is singular."""
+    r0, r1, r2 = M
+    c0 = np.array([r1[1] * r2[2] - r1[2] * r2[1], r1[2] * r2[0] - r1[0] * r2[2],
+                   r1[0] * r2[1] - r1[1] * r2[0]])
+    det = float(r0 @ c0)
+    scale = float(np.abs(M).max())
+    if not math.isfinite(det) or abs(det) <= 1e-12 * scale ** 3:
+        return None
+    c1 = np.array([r2[1] * r0[2] - r2[2] * r0[1], r2[2] * r0[0] - r2[0] * r0[2],
+                   r2[0] * r0[1] - r2[1] * r0[0]])
+    c2 = np.array([r0[1] * r1[2] - r0[2] * r1[1], r0[2] * r1[0] - r0[0] * r1[2],
+                   r0[0] * r1[1] - r0[1] * r1[0]])
+    inv = np.stack([c0, c1, c2], axis=1) / det  # columns are the cofactor rows
+    return inv @ b

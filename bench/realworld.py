@@ -1,11 +1,12 @@
-"""Real photos through the fused model: reprojection against MediaPipe and anatomical checks.
+"""Real photos through the fused model: reprojection against MediaPipe and anatomical checks (an
+experiment on the shared photos, not part of the app).
 
-    python -m app.realworld --images ../shared/realworld --checkpoint CKPT --out docs/realworld
+    python -m bench.realworld --images ../shared/realworld --checkpoint CKPT --out docs/realworld
 
 For every hand MediaPipe finds in the photos the script crops it as the engine does (viewpoint-
 corrected crop around the landmarks, a field-of-view camera model), runs the model with the
 chosen experts (--fuse; the 2D expert takes MediaPipe's landmarks as heat maps in the crop),
-fits the root translation to the landmarks (app.engine.metric.fit_root) and reports per hand:
+fits the root translation to the landmarks (app.engine.rootfit.fit_root) and reports per hand:
 - reproj_rel: mean pixel distance between the reprojected 3D joints and MediaPipe's 21 landmarks,
   divided by the crop box side (no ground truth exists for real photos; this measures
   agreement with the detector, which the 2D expert is fed, so read it together with the next);
@@ -35,9 +36,9 @@ import numpy as np
 from app.engine.backends import BackendConfig, open_backend
 from app.engine.crops import fast_crop_camera
 from app.engine.detect import DetectorConfig, MediaPipeDetector
-from app.engine.engine import load_camera_intrinsics
 from app.engine.errors import EngineError
-from app.engine.metric import DEFAULT_HAND_SIZE_M, fit_root, project_px
+from app.engine.intrinsics import load_camera_intrinsics
+from app.engine.rootfit import DEFAULT_HAND_SIZE_M, fit_root, project_px
 from app.engine.tracking import keypoint_box
 from model.anatomy import FitConfig, fit_hand, plausibility
 from model.geometry import transform_points
@@ -192,7 +193,7 @@ def summary(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m app.realworld", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m bench.realworld", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", required=True, type=Path, help="folder of photos")
     p.add_argument("--checkpoint", required=True, type=Path, help="the .pt checkpoint")
