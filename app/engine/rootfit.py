@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.config_flags import option
+
 # Middle finger MCP->PIP bone (joint centre to joint centre) of an average adult, metres. Proximal
 # phalanx length reported for adults is about 4.0-4.6 cm (women to men); 4.3 cm is used.
 DEFAULT_HAND_SIZE_M = 0.043
@@ -35,7 +37,9 @@ class MetricConfig:
     """hand_size_m: length of the middle MCP->PIP bone in metres (the scale the network's output
     is multiplied by). min_depth_m / max_depth_m: root depths outside this range are rejected."""
 
-    hand_size_m: float = DEFAULT_HAND_SIZE_M
+    hand_size_m: float = option(  # the bounds of __post_init__
+        DEFAULT_HAND_SIZE_M, "middle MCP->PIP bone length in metres (default {default})",
+        what="a bone length in metres (0.005 to 0.2)", gt=0.005, lt=0.2)
     min_depth_m: float = 0.05
     max_depth_m: float = 10.0
 
