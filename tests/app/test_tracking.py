@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from app.engine.detect import Detection
 from app.engine.tracking import Tracker, TrackerConfig
 from model.hand import LEFT, RIGHT
+from model.mediapipe_hands import Detection
 
 W, H = 320, 240
 
