@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import stat
@@ -20,7 +19,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
@@ -34,12 +33,14 @@ from app.engine import (
     SourceConfig,
     TrackerConfig,
 )
-from app.engine.backends import BACKENDS
 from app.engine.engine import anatomy_config
-from app.engine.rootfit import DEFAULT_HAND_SIZE_M
+from model.config_flags import add_flags, from_args, nonempty, number
+from model.inference import FUSE_MODES
+
+if TYPE_CHECKING:
+    from app.sinks import SinkFanout
 
 DEFAULT_HFOV_DEG = 60.0
-MIN_FRAME_PX, MAX_FRAME_PX = 32, 8192  # the demo renders nothing smaller than 32 px
 
 
 class Parser(argparse.ArgumentParser):
@@ -53,48 +54,40 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}\n")
 
 
-def number(kind: type, what: str, ok: Callable[[float], bool], example: str) -> Callable:
-    """An argparse `type=`: text -> kind (int or float), finite and ok(value), else an
-    ArgumentTypeError that names what was expected and an example."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not math.isfinite(value) or not ok(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}; use e.g. {example}")
-        return value
-
-    parse.__name__ = what
-    return parse
-
-
-def nonempty(what: str, example: str) -> Callable:
-    """An argparse `type=` for paths and addresses: an empty value (a shell variable that was
-    not set) is an error, not a silent 'off'."""
-
-    def parse(text: str) -> str:
-        if not text.strip():
-            raise argparse.ArgumentTypeError(f"empty value; give {what}, e.g. {example}")
-        return text
-
-    parse.__name__ = what
-    return parse
-
-
-def _hand_size_ok(value: float) -> bool:
-    try:
-        MetricConfig(hand_size_m=value)
-    except ValueError:
-        return False
-    return True
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The options. Those that set one config field are generated from it (model/config_flags.py:
+    SourceConfig, BackendConfig, TrackerConfig, DetectorConfig, MetricConfig, FilterConfig);
+    the others are written here and mapped by config_from_args."""
     p = Parser(
         prog="handtrack", description="Real-time 3D hand tracking from a webcam, a video or the "
         "synthetic demo; in a window, or headless with a summary and JSON lines.")
+    _add_source_options(p)
+    add_flags(p.add_argument_group("capture"), SourceConfig)
+    m = p.add_argument_group("model")
+    add_flags(m, BackendConfig)
+    m.add_argument("--fuse", choices=FUSE_MODES, default=None,
+                   help="experts of a fused model (--strategy s4-2d): RGB crop, MediaPipe's 2D "
+                        "landmarks or both; 2D joins on frames where the detector ran "
+                        "(default: rgb+2d if the model has the 2D expert, else rgb)")
+    t = p.add_argument_group("tracking and 3D")
+    add_flags(t, TrackerConfig, DetectorConfig)
+    t.add_argument("--calibration", type=nonempty("a camera intrinsics file",
+                                                  "--calibration camera.yaml"),
+                   metavar="PATH", help="camera intrinsics file (calibration/)")
+    t.add_argument("--hfov", type=number(float, "a field of view in degrees (between 0 and 180)",
+                                         lambda v: 0 < v < 180, "--hfov 60"),
+                   default=None, help="horizontal field of view in degrees when there is no "
+                                      f"calibration (default {DEFAULT_HFOV_DEG:g})")
+    add_flags(t, MetricConfig)
+    t.add_argument("--no-anatomy", action="store_true",
+                   help="show the network's 3D pose as decoded, without the kinematic fit that "
+                        "keeps joint limits and bone proportions of a real hand")
+    add_flags(t, FilterConfig)
+    _add_output_options(p.add_argument_group("output"))
+    return p
+
+
+def _add_source_options(p: argparse.ArgumentParser) -> None:
     src = p.add_argument_group("source (one of; default --camera 0)").add_mutually_exclusive_group()
     src.add_argument("--camera", type=number(int, "a camera index (0, 1, ...)",
                                              lambda v: v >= 0, "--camera 0"),
@@ -107,73 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the synthetic hand stream, with ground truth (3D error reported)")
     src.add_argument("--replay", type=nonempty("a folder written by --record", "--replay session/"),
                      metavar="DIR", help="a session recorded with --record")
-    s = p.add_argument_group("capture")
-    px = f"a size in pixels ({MIN_FRAME_PX} to {MAX_FRAME_PX})"
 
-    def px_ok(v: int) -> bool:
-        return MIN_FRAME_PX <= v <= MAX_FRAME_PX
 
-    s.add_argument("--width", type=number(int, px, px_ok, "--width 640"),
-                   default=640, help="camera / demo width px (default 640)")
-    s.add_argument("--height", type=number(int, px, px_ok, "--height 480"),
-                   default=480, help="camera / demo height px (default 480)")
-    s.add_argument("--fps", type=number(float, "a frame rate (frames per second, above 0)",
-                                        lambda v: v > 0, "--fps 30"),
-                   default=30.0, help="camera / demo frame rate (default 30)")
-    s.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
-                   help="mirror the frames (selfie view; default: on for a camera only)")
-    s.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
-                   help="play files at their frame rate, dropping frames when processing is "
-                        "slower (default: on in the window, off headless)")
-    s.add_argument("--loop", action="store_true", help="restart a video / image folder / demo")
-    s.add_argument("--demo-hands", type=int, choices=(1, 2), default=1,
-                   help="hands in the demo stream")
-    s.add_argument("--seed", type=number(int, "a seed (an integer, 0 or more)", lambda v: v >= 0,
-                                         "--seed 6"),
-                   default=None, help="demo scene seed (background, lights; default 6)")
-    m = p.add_argument_group("model")
-    m.add_argument("--checkpoint", type=nonempty("a model .pt file", "--checkpoint model.pt"),
-                   metavar="PATH",
-                   help="model .pt (default: $HANDTRACK_CHECKPOINT or app/assets/default.pt)")
-    m.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="inference backend (auto: tensorrt > onnxruntime > torch, by what "
-                        "handtrack-export wrote next to the checkpoint)")
-    m.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    m.add_argument("--threads", type=number(int, "a thread count (0 = automatic, or more)",
-                                            lambda v: v >= 0, "--threads 4"), default=0,
-                   help="CPU threads (0 = automatic: onnxruntime all cores, torch half)")
-    m.add_argument("--cloud", action="store_true", help="also output the hand point cloud")
-    m.add_argument("--fuse", choices=("rgb", "2d", "rgb+2d"), default=None,
-                   help="experts of a fused model (--strategy s4-2d): RGB crop, MediaPipe's 2D "
-                        "landmarks or both; 2D joins on frames where the detector ran "
-                        "(default: rgb+2d if the model has the 2D expert, else rgb)")
-    t = p.add_argument_group("tracking and 3D")
-    t.add_argument("--hands", type=int, choices=(1, 2), default=2, help="hands to track")
-    t.add_argument("--detector", type=int, choices=(0, 1), default=1,
-                   help="MediaPipe model complexity (0 lite, 1 full)")
-    t.add_argument("--calibration", type=nonempty("a camera intrinsics file",
-                                                  "--calibration camera.yaml"),
-                   metavar="PATH", help="camera intrinsics file (calibration/)")
-    t.add_argument("--hfov", type=number(float, "a field of view in degrees (between 0 and 180)",
-                                         lambda v: 0 < v < 180, "--hfov 60"),
-                   default=None, help="horizontal field of view in degrees when there is no "
-                                      f"calibration (default {DEFAULT_HFOV_DEG:g})")
-    t.add_argument("--hand-size-m", type=number(float, "a bone length in metres (0.005 to 0.2)",
-                                                _hand_size_ok,
-                                                f"--hand-size-m {DEFAULT_HAND_SIZE_M}"),
-                   default=DEFAULT_HAND_SIZE_M,
-                   help=f"middle MCP->PIP bone length in metres (default {DEFAULT_HAND_SIZE_M})")
-    t.add_argument("--no-anatomy", action="store_true",
-                   help="show the network's 3D pose as decoded, without the kinematic fit that "
-                        "keeps joint limits and bone proportions of a real hand")
-    t.add_argument("--no-smoothing", action="store_true", help="turn the One Euro filter off")
-    t.add_argument("--min-cutoff", type=number(float, "a cutoff frequency in Hz (above 0)",
-                                               lambda v: v > 0, "--min-cutoff 1.5"),
-                   default=None, help="One Euro min cutoff (Hz)")
-    t.add_argument("--beta", type=number(float, "a One Euro beta (1/m, 0 or more)",
-                                         lambda v: v >= 0, "--beta 30"),
-                   default=None, help="One Euro beta (1/m)")
-    o = p.add_argument_group("output")
+def _add_output_options(o) -> None:
     o.add_argument("--headless", action="store_true", help="no window: print a summary")
     o.add_argument("--frames", type=number(int, "a frame count (1 or more)", lambda v: v > 0,
                                            "--frames 300"),
@@ -190,21 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="HOST:PORT", help="send one JSON datagram per frame")
     o.add_argument("--reprocess", action="store_true",
                    help="with --replay: recompute the results instead of replaying them")
-    return p
+
+
+def source_of(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(kind, path) of the source the command line names; ("camera", None) by default."""
+    for kind in ("demo", "video", "images", "replay"):
+        value = getattr(args, kind)
+        if value:
+            return kind, None if kind == "demo" else value
+    return "camera", None
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
     """The EngineConfig that the command line describes."""
-    if args.demo:
-        kind, path = "demo", None
-    elif args.video:
-        kind, path = "video", args.video
-    elif args.images:
-        kind, path = "images", args.images
-    elif args.replay:
-        kind, path = "replay", args.replay
-    else:
-        kind, path = "camera", None
+    kind, path = source_of(args)
     realtime = args.realtime if args.realtime is not None else not args.headless
     if args.reprocess and kind != "replay":
         raise EngineError("--reprocess only applies to --replay DIR")
@@ -221,28 +149,27 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
     demo_frames = SourceConfig.demo_frames
     if kind == "demo" and args.frames is not None:
         demo_frames = args.frames  # the demo is procedural: it runs as long as asked
-    source = SourceConfig(kind=kind, camera=args.camera or 0, width=args.width,
-                          height=args.height, fps=args.fps, path=path, mirror=args.mirror,
-                          realtime=realtime, loop=args.loop, demo_frames=demo_frames,
-                          demo_hands=args.demo_hands, seed=args.seed)
-    filt = FilterConfig(enabled=not args.no_smoothing)
-    if args.min_cutoff is not None:
-        filt.min_cutoff_hz = args.min_cutoff
-    if args.beta is not None:
-        filt.beta = args.beta
+    source = from_args(args, SourceConfig, kind=kind, path=path, camera=args.camera or 0,
+                       realtime=realtime, demo_frames=demo_frames)
     try:
-        metric = MetricConfig(hand_size_m=args.hand_size_m)
+        metric = from_args(args, MetricConfig)
     except ValueError as e:
         raise EngineError(f"--hand-size-m: {e}") from None
     return EngineConfig(
-        source=source, detector=DetectorConfig(model_complexity=args.detector),
-        tracker=TrackerConfig(max_hands=args.hands),
-        backend=BackendConfig(kind=args.backend, checkpoint=args.checkpoint, device=args.device,
-                              threads=args.threads, max_batch=args.hands, with_cloud=args.cloud),
-        metric=metric, filter=filt, calibration=args.calibration,
+        source=source, detector=from_args(args, DetectorConfig),
+        tracker=from_args(args, TrackerConfig),
+        backend=from_args(args, BackendConfig, max_batch=args.hands),
+        metric=metric, filter=from_args(args, FilterConfig), calibration=args.calibration,
         hfov_deg=DEFAULT_HFOV_DEG if args.hfov is None else args.hfov,
         reprocess=args.reprocess, fuse=args.fuse,
         anatomy=anatomy_config(not args.no_anatomy))
+
+
+def window_choices(args: argparse.Namespace) -> dict:
+    """What the window takes from the command line besides the EngineConfig (keywords of
+    app.gui.main_window.run_gui): whether a source was named, --osc and --record."""
+    named = bool(args.demo or args.video or args.camera or args.images or args.replay)
+    return {"source_named": named, "osc": args.osc, "record_dir": args.record}
 
 
 def unused_options(args: argparse.Namespace) -> list[str]:
@@ -288,43 +215,33 @@ def check_output_file(path: str, flag: str) -> None:
         p.unlink(missing_ok=True)
 
 
-def open_sinks(args: argparse.Namespace, engine) -> list:
-    """Recorder / OSC / UDP sinks the arguments ask for (app.sinks)."""
-    if not (args.record or args.osc or args.udp):
-        return []
+def open_sinks(args: argparse.Namespace, engine) -> SinkFanout:
+    """The OSC / UDP / recorder sinks the arguments ask for (app.sinks), behind one fan-out."""
     from app.sinks import (
         OscConfig,
         OscSink,
         Recorder,
-        RecorderConfig,
+        SinkFanout,
         UdpConfig,
         UdpSink,
         parse_host_port,
+        recorder_config,
     )
     from app.sinks.osc import DEFAULT_OSC_PORT
     from app.sinks.udp import DEFAULT_UDP_PORT
 
-    sinks = []
+    sinks = SinkFanout()
     try:
         if args.osc:
             host, port = parse_host_port(args.osc, DEFAULT_OSC_PORT, "--osc")
-            sinks.append(OscSink(OscConfig(host=host, port=port, flat=args.osc_flat)))
+            sinks.add("osc", OscSink(OscConfig(host=host, port=port, flat=args.osc_flat)))
         if args.udp:
             host, port = parse_host_port(args.udp, DEFAULT_UDP_PORT, "--udp")
-            sinks.append(UdpSink(UdpConfig(host=host, port=port)))
+            sinks.add("udp", UdpSink(UdpConfig(host=host, port=port)))
         if args.record:
-            src = engine.source
-            w, h = src.size
-            K = engine.intrinsics((w, h))
-            how = engine.intrinsics_source
-            sinks.append(Recorder(RecorderConfig(
-                path=args.record, fps=src.fps or args.fps, K=K, intrinsics_source=how,
-                model=str(getattr(engine, "checkpoint", "")), backend=engine.backend.name,
-                camera={"source": src.description, "width": w, "height": h,
-                        "mirror": bool(src.mirrored)})))
+            sinks.add("recorder", Recorder(recorder_config(engine, args.record)))
     except BaseException:
-        for s in sinks:
-            s.close()
+        sinks.close()
         raise
     return sinks
 
@@ -381,27 +298,23 @@ def run_headless(args: argparse.Namespace, config: EngineConfig) -> int:
     with Engine(config, on_message=say) as engine, _StopOnSignals(engine.stop) as signals:
         say(f"source: {engine.source.description}")
         sinks = open_sinks(args, engine)
-        for sink in sinks:  # offline, nothing needs dropping: the recorder waits for its encoder
-            if hasattr(sink, "wait_for_video"):
-                sink.wait_for_video = not engine.drops_frames
         out = None
         try:
             if args.json:
                 out = sys.stdout if args.json == "-" else open(args.json, "w")  # noqa: SIM115
             if signals.signum is None:
                 for result, rgb in engine.run(max_frames=args.frames):
-                    for sink in sinks:
-                        sink.write(result, rgb)
+                    sinks.write(result, rgb)
                     if out is not None:
                         out.write(result_json(result) + "\n")
                     if signals.signum is not None:
                         break
         finally:
-            for sink in sinks:
-                sink.close()
+            sinks.close()
             if out is not None and out is not sys.stdout:
                 out.close()
-        engine.stats.video_dropped = sum(int(getattr(s, "video_dropped", 0)) for s in sinks)
+        engine.stats.video_dropped = sum(int(getattr(s, "video_dropped", 0))
+                                         for s in sinks.sinks.values())
         if signals.signum is not None:
             say(f"stopped by {signal.Signals(signals.signum).name}; outputs closed")
         summary = engine.stats.summary()
@@ -437,7 +350,7 @@ def run_window(args: argparse.Namespace, config: EngineConfig) -> int:
     except ImportError as e:
         raise EngineError(f"the window is not available ({e}); install PyQt6, pyqtgraph and "
                           "PyOpenGL (`pip install -e .`), or run with --headless") from None
-    return int(run_gui(config, args) or 0)
+    return int(run_gui(config, **window_choices(args)) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.engine.detect import Detection
+from model.config_flags import option
 from model.geometry import Box
 from model.hand import RIGHT, Joint
+from model.mediapipe_hands import Detection
 
 # The palm's keypoints move rigidly with the hand (fingers articulate on their own): the motion
 # of the hand between frames is measured on these only.
@@ -54,7 +55,7 @@ class TrackerConfig:
     smallest crop side. max_residual: RMS reprojection residual / crop side above which a track
     is lost (0 = never). duplicate_iou: IoU above which two tracks are one hand."""
 
-    max_hands: int = 2
+    max_hands: int = option(2, "hands to track", flag="hands", choices=(1, 2))
     box_margin: float = 1.4
     iou_match: float = 0.2
     redetect_interval: int = 10

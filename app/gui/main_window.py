@@ -485,12 +485,14 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def run_gui(engine_config=None, args=None) -> int:
+def run_gui(engine_config=None, *, source_named: bool = True, osc: str | None = None,
+            record_dir: str | None = None) -> int:
     """Open the window and run the Qt event loop; returns the exit status.
 
-    engine_config: the CLI's app.engine.EngineConfig (model, backend, intrinsics...); its source
-    is used instead of the saved one when the command line named one (--demo, --video,
-    --camera). args: the parsed CLI arguments (optional)."""
+    engine_config: the CLI's app.engine.EngineConfig (model, backend, intrinsics...); the panel
+    starts from it (app.gui.wiring.panel_from_cli), its source instead of the saved one when
+    the command line named one (source_named: --demo, --video, --camera). osc "HOST:PORT" and
+    record_dir: the command line's --osc and --record."""
     from app.gui.wiring import EngineServices, panel_from_cli
 
     share_gl_contexts()
@@ -500,7 +502,8 @@ def run_gui(engine_config=None, args=None) -> int:
     config = GuiConfig(settings_file=os.environ.get("HANDTRACK_SETTINGS") or None)
     services = EngineServices(engine_config)
     saved = load_panel_settings(open_settings(config))
-    window = MainWindow(services, config, initial=panel_from_cli(saved, engine_config, args))
+    window = MainWindow(services, config, initial=panel_from_cli(
+        saved, engine_config, source_named=source_named, osc=osc, record_dir=record_dir))
     window.show()
     with close_on_sigterm(window) as stopped:
         status = app.exec()

@@ -13,7 +13,7 @@ from app.engine import Engine, EngineConfig, SourceConfig
 from app.engine.backends import BACKENDS
 from app.engine.engine import anatomy_config
 from app.gui.settings import PanelSettings
-from app.sinks import OscConfig, OscSink, Recorder, RecorderConfig
+from app.sinks import OscConfig, OscSink, Recorder, recorder_config
 
 # Smoothing strength s in (0, 1] -> One Euro min cutoff, log-spaced from light to heavy smoothing
 # (s = 0.5 gives about the engine's default of 1.5 Hz); s = 0 switches the filter off.
@@ -50,46 +50,46 @@ def engine_config_for(base: EngineConfig, settings: PanelSettings) -> EngineConf
                    anatomy=anatomy)
 
 
-def panel_from_cli(saved: PanelSettings, config: EngineConfig | None, args=None) -> PanelSettings:
-    """The saved panel settings, overridden by what the command line (app.cli) named: a source
-    (--camera / --video / --demo / --images / --replay), --backend other than auto, --mirror,
-    --cloud, --no-smoothing, --fuse, --no-anatomy, --osc HOST:PORT and --record DIR (the folder
+def panel_from_cli(saved: PanelSettings, config: EngineConfig | None, *,
+                   source_named: bool = True, osc: str | None = None,
+                   record_dir: str | None = None) -> PanelSettings:
+    """The saved panel settings, overridden by what the command line (app.cli) set in its
+    EngineConfig: the source when the command line named one (source_named: --camera / --video
+    / --demo / --images / --replay), a backend other than auto, the mirror when given, the
+    cloud, smoothing off, the experts (fuse) and the kinematic fit off; and by the two choices
+    the EngineConfig does not hold: osc "HOST:PORT" (turned on) and record_dir (the folder
     sessions go to)."""
     if config is None:
         return saved
     out = replace(saved)
     src: SourceConfig = config.source
-    named = args is None or any(getattr(args, k, None) not in (None, False)
-                                for k in ("demo", "video", "camera", "images", "replay"))
-    if named:
+    if source_named:
         out.source = src.kind
         if src.kind == "camera":
             out.camera, out.width, out.height = src.camera, src.width or 640, src.height or 480
         elif src.kind == "video":
             out.video_path = src.path or ""
         out.mirror = src.mirrored
-    if args is None:
-        return out
-    if getattr(args, "backend", "auto") != "auto":
+    if src.mirror is not None:
+        out.mirror = bool(src.mirror)
+    if config.backend.kind != "auto":
         out.backend = config.backend.kind
-    if getattr(args, "mirror", None) is not None:
-        out.mirror = bool(args.mirror)
-    if getattr(args, "cloud", False):
+    if config.backend.with_cloud:
         out.show_cloud = True
-    if getattr(args, "fuse", None):
-        out.fuse = args.fuse
-    if getattr(args, "no_smoothing", False):
+    if config.fuse:
+        out.fuse = config.fuse
+    if not config.filter.enabled:
         out.smoothing = 0.0
-    if getattr(args, "no_anatomy", False):
+    if config.anatomy is None:
         out.anatomy = False
-    if getattr(args, "osc", None):
+    if osc:
         from app.sinks import parse_host_port
         from app.sinks.osc import DEFAULT_OSC_PORT
 
-        out.osc_host, out.osc_port = parse_host_port(args.osc, DEFAULT_OSC_PORT, "--osc")
+        out.osc_host, out.osc_port = parse_host_port(osc, DEFAULT_OSC_PORT, "--osc")
         out.osc_enabled = True
-    if getattr(args, "record", None):
-        out.record_dir = str(args.record)
+    if record_dir:
+        out.record_dir = str(record_dir)
     return out
 
 
@@ -152,19 +152,8 @@ class EngineServices:
 
     def make_recorder(self, session_dir: Path, settings: PanelSettings,
                       engine: Engine) -> Recorder:
-        s = settings
-        size = engine.source.size
-        camera = {"source": s.source, "description": engine.source.description,
-                  "index": s.camera if s.source == "camera" else None, "size": list(size),
-                  "fps": engine.source.fps, "mirror": bool(engine.source.mirrored),
-                  "video": s.video_path if s.source == "video" else None}
-        checkpoint = getattr(engine, "checkpoint", None)
-        return Recorder(RecorderConfig(
-            path=session_dir, fps=engine.source.fps or 30.0, K=engine.intrinsics(size),
-            intrinsics_source="calibration file" if self.base.calibration else
-            ("source camera" if engine.source.intrinsics is not None else
-             f"{self.base.hfov_deg:g} deg field-of-view model"),
-            model=str(checkpoint or ""), backend=engine.backend_name, camera=camera))
+        """The recorder the command line's --record opens too (the engine holds the settings)."""
+        return Recorder(recorder_config(engine, session_dir))
 
     def make_osc(self, host: str, port: int) -> OscSink:
         return OscSink(OscConfig(host=host, port=port))

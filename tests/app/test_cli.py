@@ -351,3 +351,34 @@ def test_truncated_video_warns_once(ckpt, tmp_path, capsys):
     assert warnings == [f"warning: video {cut} ended after {n} of the 30 frames its header "
                         "promises (truncated or damaged file); the rest is missing: copy or "
                         "export the video again"], err
+
+
+def test_generated_options_map_onto_their_config_fields():
+    """The options generated from SourceConfig, BackendConfig, TrackerConfig, DetectorConfig,
+    MetricConfig and FilterConfig (model/config_flags.py) set those fields: config -> options ->
+    config."""
+    from app.cli import build_parser, config_from_args
+    from app.engine import (
+        BackendConfig,
+        DetectorConfig,
+        FilterConfig,
+        MetricConfig,
+        SourceConfig,
+        TrackerConfig,
+    )
+    from model.config_flags import to_argv
+
+    source = SourceConfig(kind="demo", width=320, height=240, fps=15.0, mirror=True,
+                          realtime=False, loop=True, demo_hands=2, seed=3)
+    backend = BackendConfig(checkpoint="m.pt", kind="torch", device="cpu", threads=2,
+                            max_batch=1, with_cloud=True)
+    parts = (TrackerConfig(max_hands=1), DetectorConfig(model_complexity=0),
+             MetricConfig(hand_size_m=0.05), FilterConfig(enabled=False, min_cutoff_hz=2.0,
+                                                          beta=10.0))
+    argv = ["--demo", *to_argv(source), *to_argv(backend), *(a for c in parts for a in to_argv(c))]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert (config.source, config.backend) == (source, backend)
+    assert (config.tracker, config.detector, config.metric, config.filter) == parts
+    default = config_from_args(build_parser().parse_args([]))
+    assert (default.source, default.backend.kind, default.filter) == (
+        SourceConfig(realtime=True), "auto", FilterConfig())

@@ -511,14 +511,15 @@ def test_screenshot(qtbot, make_window, needs_gl, tmp_path):
 
 
 def test_command_line_maps_onto_panel_and_engine(tmp_path):
-    """app.cli's arguments -> panel settings -> the EngineConfig the window opens."""
-    from app.cli import build_parser, config_from_args
+    """app.cli's arguments -> EngineConfig (+ --osc / --record) -> panel settings -> the
+    EngineConfig the window opens."""
+    from app.cli import build_parser, config_from_args, window_choices
     from app.gui.wiring import engine_config_for, panel_from_cli, smoothing_cutoff_hz
 
     args = build_parser().parse_args(["--demo", "--cloud", "--no-smoothing", "--osc",
                                       "127.0.0.1:9011", "--record", str(tmp_path)])
     panel = panel_from_cli(PanelSettings(source="camera", backend="torch"),
-                           config_from_args(args), args)
+                           config_from_args(args), **window_choices(args))
     assert (panel.source, panel.show_cloud, panel.smoothing, panel.backend) == \
         ("demo", True, 0.0, "torch")  # --backend left at auto keeps the saved backend
     assert (panel.osc_enabled, panel.osc_host, panel.osc_port) == (True, "127.0.0.1", 9011)
@@ -528,23 +529,24 @@ def test_command_line_maps_onto_panel_and_engine(tmp_path):
     assert not config.filter.enabled and config.backend.kind == "torch"
 
     args = build_parser().parse_args(["--replay", str(tmp_path), "--backend", "onnxruntime"])
-    panel = panel_from_cli(PanelSettings(), config_from_args(args), args)
+    panel = panel_from_cli(PanelSettings(), config_from_args(args), **window_choices(args))
     config = engine_config_for(config_from_args(args), panel)
     assert config.source.kind == "replay" and config.source.path == str(tmp_path)
     assert config.backend.kind == "onnxruntime" and config.fuse is None  # panel "auto"
 
     args = build_parser().parse_args(["--demo", "--fuse", "rgb"])
-    panel = panel_from_cli(PanelSettings(fuse="rgb+2d"), config_from_args(args), args)
+    panel = panel_from_cli(PanelSettings(fuse="rgb+2d"), config_from_args(args),
+                           **window_choices(args))
     assert panel.fuse == "rgb" and engine_config_for(config_from_args(args), panel).fuse == "rgb"
     assert panel.anatomy and engine_config_for(config_from_args(args), panel).anatomy is not None
 
     args = build_parser().parse_args(["--demo", "--no-anatomy"])
-    panel = panel_from_cli(PanelSettings(), config_from_args(args), args)
+    panel = panel_from_cli(PanelSettings(), config_from_args(args), **window_choices(args))
     assert not panel.anatomy and engine_config_for(config_from_args(args), panel).anatomy is None
 
     saved = PanelSettings(source="video", video_path="/x.mp4")  # nothing named: saved wins
     args = build_parser().parse_args([])
-    assert panel_from_cli(saved, config_from_args(args), args).source == "video"
+    assert panel_from_cli(saved, config_from_args(args), **window_choices(args)).source == "video"
 
     cutoffs = [smoothing_cutoff_hz(s) for s in (0.01, 0.5, 1.0)]
     assert cutoffs == sorted(cutoffs, reverse=True)  # stronger smoothing, lower cutoff
