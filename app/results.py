@@ -44,6 +44,25 @@ class HandResult:
 
 
 @dataclass
+class FrameOrigin:
+    """Where a frame came from in its source.
+
+    kind: the source kind ("camera", "video", "images", "demo", "replay").
+    index: 0-based position in the source: the video frame (position in the file), the image
+    (name order), the demo or camera frame, the recorded frame id of a replayed session.
+    name: the image file name, the video file name, the original source's name of a replayed
+    session; None when there is none (camera, demo).
+    time_s: the frame's time in the source: seconds into the video (its timestamp), the recorded
+    capture time (epoch seconds) of a replayed frame; None when the source has none.
+    """
+
+    kind: str
+    index: int
+    name: str | None = None
+    time_s: float | None = None
+
+
+@dataclass
 class FrameResult:
     """Everything the engine knows about one processed frame.
 
@@ -53,6 +72,7 @@ class FrameResult:
     hands: tracked hands, sorted by hand_id.
     timings_ms: per-stage latency in milliseconds (e.g. {"detect": 3.1, "infer": 9.8}).
     ground_truth_m: optional {hand_id: (21, 3) metres} from the demo source, for error reports.
+    origin: where the frame came from in its source (file name, frame index, time), if known.
     """
 
     frame_id: int
@@ -62,3 +82,4 @@ class FrameResult:
     hands: list[HandResult] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     ground_truth_m: dict[int, np.ndarray] | None = None
+    origin: FrameOrigin | None = None
