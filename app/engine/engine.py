@@ -421,6 +421,7 @@ class Engine:
         """The result of one frame from the stream: processed, or the recorded one of a replay
         passed through; None (counted as skipped) when there is nothing to compute it from."""
         if passthrough and frame.recorded is not None:
+            frame.recorded.origin = frame.origin  # the recorded one, or the replay's
             self.stats.frames += 1
             self.stats.hands += len(frame.recorded.hands)
             self.stats.no_picture += frame.rgb is None
@@ -429,6 +430,7 @@ class Engine:
             self.stats.skipped += 1
             return None
         result = self.process(frame.rgb, frame.capture_time, frame_id, frame.truth)
+        result.origin = frame.origin
         if self.config.source.kind != "replay":  # replay keeps recorded times
             result.timings_ms["latency"] = (time.time() - frame.capture_time) * 1e3
             self.stats.add_timings({"latency": result.timings_ms["latency"]})

@@ -27,9 +27,12 @@ from app.session.layout import (
     INDEX_COLUMNS,
     INDEX_NAME,
     META_NAME,
+    SOURCE_COLUMNS,
+    SOURCE_NAME,
     VIDEO_DIR,
     segment_name,
 )
+from app.session.origins import origins_from_rows
 from app.session.rows import frames_from_rows, read_csv, warn
 
 
@@ -165,5 +168,10 @@ def read_session(path: str | Path, check_video: bool = True) -> Session:
         why = f" ({meta['error']})" if meta.get("error") else ""
         warn(warnings, f"{root}: the recording was not closed cleanly{why}; read {len(frames)} "
                        "frames up to the last flush")
+    source_path = root / SOURCE_NAME  # absent in older sessions: origins stay None
+    if source_path.is_file():
+        origins = origins_from_rows(read_csv(source_path, SOURCE_COLUMNS, warnings), source_path)
+        for f in frames:
+            f.origin = origins.get(f.frame_id)
     index = _read_video_index(root, meta, complete, check_video, warnings)
     return Session(root, meta, frames, complete, index, warnings)

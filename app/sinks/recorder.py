@@ -33,10 +33,13 @@ from app.session.layout import (
     INDEX_COLUMNS,
     INDEX_NAME,
     META_NAME,
+    SOURCE_COLUMNS,
+    SOURCE_NAME,
     VIDEO_DIR,
     segment_name,
 )
 from app.session.meta import end_meta, start_meta, write_meta
+from app.session.origins import origin_row
 from app.session.rows import csv_rows
 from app.sinks.errors import SinkConfigError
 
@@ -123,6 +126,10 @@ class Recorder:
             self._csv = csv.writer(self._csv_file, lineterminator="\n")
             self._csv.writerow(CSV_COLUMNS)
             self._csv_file.flush()
+            self._source_file = open(self.path / SOURCE_NAME, "w", newline="", encoding="utf-8")
+            self._source_csv = csv.writer(self._source_file, lineterminator="\n")
+            self._source_csv.writerow(SOURCE_COLUMNS)
+            self._source_file.flush()
         except OSError as e:
             raise SinkConfigError(f"--record {self.path}: cannot write there ({e}); choose a "
                                   "folder you can write to with free space") from None
@@ -225,11 +232,14 @@ class Recorder:
                     rows = csv_rows(item)
                     self._csv.writerows(rows)
                     self.rows += len(rows)
+                    if (source_row := origin_row(item)) is not None:
+                        self._source_csv.writerow(source_row)
                     last_id, dirty = int(item.frame_id), True
                 now = time.monotonic()
                 if dirty and (stop or now - last_flush >= self.config.flush_interval_s):
-                    self._csv_file.flush()
-                    os.fsync(self._csv_file.fileno())
+                    for f in (self._source_file, self._csv_file):
+                        f.flush()
+                        os.fsync(f.fileno())
                     if os.fstat(self._csv_file.fileno()).st_nlink == 0:
                         raise FileNotFoundError("the file was deleted")
                     self.flushed_frame_id, dirty, last_flush = last_id, False, now
@@ -296,7 +306,7 @@ class Recorder:
         if self._video_thread is not None:
             self._video_q.put(_STOP)
             self._video_thread.join()
-        for f in (self._csv_file, getattr(self, "_index_file", None)):
+        for f in (self._csv_file, self._source_file, getattr(self, "_index_file", None)):
             if f is None:
                 continue
             try:

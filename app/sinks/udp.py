@@ -5,6 +5,9 @@ Schema (UTF-8 JSON object, one per datagram, "format": "handtrack-udp-1"):
      "frame": int,              frame id (gaps = dropped frames)
      "time": float,             capture time, seconds since the Unix epoch (full double precision)
      "width": int, "height": int,  frame size in pixels
+     "source": {"kind": str, "index": int, "name": str | null, "time_s": float | null} | null,
+                                where the frame is in its source (FrameOrigin): image file name,
+                                video frame index and timestamp (s), recorded frame id and time
      "hands": [{"id": int, "side": 0 left | 1 right, "confidence": float 0..1,
                 "joints_m": [[x, y, z] * 21],   metres, camera frame (x right, y down, z forward)
                 "uv_px": [[u, v] * 21]}],       pixels
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.results import FrameResult
+from app.results import FrameOrigin, FrameResult
 from app.sinks.udp_sender import DatagramSender, DatagramSink
 
 DEFAULT_UDP_PORT = 9001
@@ -33,6 +36,15 @@ class UdpConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_UDP_PORT
     max_bytes: int = 60000  # larger datagrams are not sent
+
+
+def origin_json(origin: FrameOrigin | None) -> dict | None:
+    """FrameResult.origin -> the "source" object of the schema (None stays None)."""
+    if origin is None:
+        return None
+    return {"kind": str(origin.kind), "index": int(origin.index),
+            "name": None if origin.name is None else str(origin.name),
+            "time_s": None if origin.time_s is None else float(origin.time_s)}
 
 
 def encode_frame(result: FrameResult) -> bytes:
@@ -53,6 +65,7 @@ def encode_frame(result: FrameResult) -> bytes:
         "time": float(result.capture_time),
         "width": int(result.width),
         "height": int(result.height),
+        "source": origin_json(result.origin),
         "hands": hands,
         "timings_ms": {k: round(float(v), 3) for k, v in result.timings_ms.items()},
     }

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from app.results import FrameResult
+from app.results import FrameOrigin, FrameResult
 from model.config_flags import option
 
 MIN_FRAME_PX, MAX_FRAME_PX = 32, 8192  # the demo renders nothing smaller than 32 px
@@ -38,13 +38,15 @@ class SourceFrame:
     rgb: (H, W, 3) uint8 RGB, already mirrored when the source mirrors.
     capture_time: time.time() seconds when the frame was read.
     truth: demo ground truth per hand, else None. recorded: the recorded FrameResult of a
-    replayed session, else None.
+    replayed session, else None. origin: where the frame is in its source (image file name,
+    video frame index and timestamp, recorded frame id), carried into FrameResult.origin.
     """
 
     rgb: np.ndarray
     capture_time: float
     truth: list[TruthHand] | None = None
     recorded: FrameResult | None = None
+    origin: FrameOrigin | None = None
 
 
 @dataclass

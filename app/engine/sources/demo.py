@@ -17,6 +17,7 @@ import numpy as np
 
 from app.engine.errors import EngineError
 from app.engine.sources.base import Source, SourceConfig, SourceFrame, TruthHand
+from app.results import FrameOrigin
 from model.hand import LEFT, RIGHT
 
 # Background / lighting seed of the demo when SourceConfig.seed is None: its procedural
@@ -89,7 +90,7 @@ class DemoSource(Source):
                 gt.uv_px[:, 0] = 2 * cx - gt.uv_px[:, 0]
                 gt.joints_m = gt.joints_m.copy()
                 gt.joints_m[:, 0] = -gt.joints_m[:, 0]  # K is centred: u -> 2 cx - u
-        return SourceFrame(rgb, time.time(), truth=truth)
+        return SourceFrame(rgb, time.time(), truth=truth, origin=FrameOrigin("demo", i, None, t))
 
     def read(self) -> SourceFrame | None:
         if self._i >= self.config.demo_frames:

@@ -11,6 +11,7 @@ import numpy as np
 
 from app.engine.errors import EngineError
 from app.engine.sources.base import Source, SourceConfig, SourceFrame, bgr_to_rgb
+from app.results import FrameOrigin
 from model.image_files import IMAGE_SUFFIXES
 
 # a JPEG marker: 0xFF, then a code that is not a stuffed zero, a restart marker (both occur
@@ -85,7 +86,9 @@ class ImageFolderSource(Source):
             if not self.config.loop:
                 return None
             self._next = 0
-        bgr = self._load(self.files[self._next])
+        path, index = self.files[self._next], self._next
+        bgr = self._load(path)
         self._next += 1
         self._size = (bgr.shape[1], bgr.shape[0])
-        return SourceFrame(bgr_to_rgb(bgr, self.mirrored), time.time())
+        return SourceFrame(bgr_to_rgb(bgr, self.mirrored), time.time(),
+                           origin=FrameOrigin("images", index, path.name))
