@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from app.engine.notices import Notice
 from app.gui.settings import PanelSettings
 from app.gui.worker import EngineLike
 from app.sinks.fanout import Sink
@@ -27,7 +28,7 @@ class GuiServices(Protocol):
         ...
 
     def open_engine(self, settings: PanelSettings,
-                    on_message: Callable[[str], None]) -> EngineLike:
+                    on_message: Callable[[Notice], None]) -> EngineLike:
         """An engine (not yet entered) for these settings; raises with a one-line reason."""
         ...
 

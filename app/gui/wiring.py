@@ -12,6 +12,7 @@ from pathlib import Path
 from app.engine import Engine, EngineConfig, SourceConfig
 from app.engine.backends import BACKENDS
 from app.engine.engine import anatomy_config
+from app.engine.notices import Notice
 from app.gui.settings import PanelSettings
 from app.sinks import OscConfig, OscSink, Recorder, recorder_config
 
@@ -141,7 +142,7 @@ class EngineServices:
             return [(i, f"camera {i} (/dev/video{i})") for i in found]
         return [(0, "camera 0")]
 
-    def open_engine(self, settings: PanelSettings, on_message: Callable[[str], None]) -> Engine:
+    def open_engine(self, settings: PanelSettings, on_message: Callable[[Notice], None]) -> Engine:
         return Engine(engine_config_for(self.base, settings), on_message=on_message)
 
     def live_setter(self, name: str):

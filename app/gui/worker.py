@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
+from app.engine.notices import warning
 from app.gui.rates import RateMeter, Rates
 from app.results import FrameResult
 from app.sinks.fanout import Sink, SinkFanout
@@ -148,7 +149,7 @@ class EngineWorker(QObject):
                 command(engine)
             except Exception as e:
                 text = str(e) or type(e).__name__
-                self.message.emit(f"setting not applied: {text}")
+                self.message.emit(warning(f"setting not applied: {text}"))
 
     def _replace_sink(self, name: str, factory: SinkFactory | None,
                       engine: EngineLike | None) -> None:

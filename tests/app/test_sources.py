@@ -22,6 +22,16 @@ from app.engine.sources import (
 )
 
 
+def _write_clip(path, frames: list[np.ndarray], fourcc: str = "MJPG", fps: float = 25.0):
+    """Write BGR frames (H, W, 3) uint8 as a video file; returns path."""
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
 def _frames(n: int, w: int = 64, h: int = 48) -> list[np.ndarray]:
     """Distinct BGR frames: frame i has a white square at x = 4 i."""
     out = []
@@ -33,11 +43,7 @@ def _frames(n: int, w: int = 64, h: int = 48) -> list[np.ndarray]:
 
 
 def test_video_source_reads_frames_and_mirrors(tmp_path):
-    path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
-    for f in _frames(5):
-        writer.write(f)
-    writer.release()
+    path = _write_clip(tmp_path / "clip.avi", _frames(5))
     src = VideoSource(SourceConfig(kind="video", path=str(path)))
     assert src.size == (64, 48) and src.fps == pytest.approx(25.0)
     got = []
@@ -173,12 +179,8 @@ def test_grabber_stop_from_another_thread():
 
 
 def _write_avi(path, n: int = 30):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
-    rng = np.random.default_rng(0)
-    for _ in range(n):  # noise: every frame is large, so the cut below loses many frames
-        writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
-    writer.release()
-    return path
+    rng = np.random.default_rng(0)  # noise: every frame is large, so a cut loses many frames
+    return _write_clip(path, [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(n)])
 
 
 def _read_all(src, limit: int = 1000) -> int:
@@ -224,11 +226,7 @@ def test_video_warning_goes_to_stderr_without_a_message_channel(tmp_path, capsys
 
 
 def test_truncated_mp4_is_a_clear_error(tmp_path):
-    path = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 48))
-    for f in _frames(10):
-        writer.write(f)
-    writer.release()
+    path = _write_clip(tmp_path / "clip.mp4", _frames(10), "mp4v")
     path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])  # its index (moov) is gone
     with pytest.raises(EngineError, match="cannot be read"):
         VideoSource(SourceConfig(kind="video", path=str(path)))

@@ -8,6 +8,8 @@ import contextlib
 import torch
 from torch.utils.data import Dataset
 
+from model.net_config import NetConfig
+
 
 class FakeHandDataset(Dataset):
     """n random but fixed samples (a function of seed and index). Poses are normalised: the root
@@ -65,3 +67,8 @@ def single_thread():
         yield
     finally:
         torch.set_num_threads(old)
+
+
+# The smallest network the strategies and the training loop are tested with.
+TINY = NetConfig(crop_size=32, cloud_points=32, heatmap_size=8, fold_hidden=32,
+                 heat_channels=32, respel_hidden=16, cloud_feature_dim=32)

@@ -5,13 +5,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from model.net_config import NetConfig
-from tests.train.fakes import FakeHandDataset
+from tests.train.fakes import TINY, FakeHandDataset
 from train.loop import TrainConfig, train
 from train.strategies import CrossModalVAE, get_strategy
-
-TINY = NetConfig(crop_size=32, cloud_points=32, heatmap_size=8, fold_hidden=32,
-                 heat_channels=32, respel_hidden=16, cloud_feature_dim=32)
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:

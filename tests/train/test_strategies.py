@@ -4,8 +4,7 @@ import torch
 from torch.utils.data import default_collate
 
 from model.inference import HandPoseNet
-from model.net_config import NetConfig
-from tests.train.fakes import FakeHandDataset, single_thread
+from tests.train.fakes import TINY, FakeHandDataset, single_thread
 from train.data.noise2d import Noise2DConfig
 from train.strategies import (
     STRATEGIES,
@@ -16,9 +15,6 @@ from train.strategies import (
     get_strategy,
     model_inputs,
 )
-
-TINY = NetConfig(crop_size=32, cloud_points=32, heatmap_size=8, fold_hidden=32,
-                 heat_channels=32, respel_hidden=16, cloud_feature_dim=32)
 
 
 @pytest.fixture(autouse=True)

@@ -5,13 +5,10 @@ import torch
 
 from model.checkpoint import load_inference, read_checkpoint
 from model.net_config import NetConfig
-from tests.train.fakes import FakeHandDataset, single_thread
+from tests.train.fakes import TINY, FakeHandDataset, single_thread
 from train.cli_train import main as train_main
 from train.evaluate import inference_net_from
 from train.loop import ConfigError, Plateau, TrainConfig, beta_at, epoch_batches, train
-
-TINY = NetConfig(crop_size=32, cloud_points=32, heatmap_size=8, fold_hidden=32,
-                 heat_channels=32, respel_hidden=16, cloud_feature_dim=32)
 
 
 @pytest.fixture(autouse=True)
