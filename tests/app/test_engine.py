@@ -214,7 +214,7 @@ def test_real_photos_hands_found_where_mediapipe_finds_them(checkpoint, tmp_path
                 assert np.all(np.isfinite(h.joints_m)) and np.all(h.joints_m[:, 2] > 0)
 
 
-# ---------------------------------------------------------------- the 2D expert (issue 10)
+# ---------------------------------------------------------------- the 2D expert
 @pytest.fixture(scope="module")
 def fused_checkpoint(tmp_path_factory) -> Path:
     from model.checkpoint import save_inference_checkpoint

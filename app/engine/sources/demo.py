@@ -31,12 +31,10 @@ class DemoSource(Source):
     (or loops). Intrinsics are the generator's camera (config.width x config.height, 60 deg)."""
 
     def __init__(self, config: SourceConfig):
-        try:
-            from train.synth.render import render_hand
-            from train.synth.sequence import SequenceConfig, SequenceRenderer
-        except ImportError as e:
-            raise EngineError(f"the demo needs train.synth, which cannot be imported ({e}); "
-                              "reinstall handtrack with `pip install -e .`") from None
+        # Imported here: the generator (numba-compiled) is only needed when the demo runs.
+        from train.synth.render import render_hand
+        from train.synth.sequence import SequenceConfig, SequenceRenderer
+
         if config.demo_hands not in (1, 2):
             raise EngineError(f"the demo shows 1 or 2 hands, not {config.demo_hands}")
         self.config = config
