@@ -23,6 +23,8 @@ class HandResult:
     uv_px: (21, 2) float32, pixels in the frame as delivered by the source.
     confidence: float in [0, 1].
     cloud_m: optional (N, 3) float32, metres, camera frame.
+    interaction: optional app.engine.gestures.Interaction (pinch, grab, palm, extension flags,
+        debounced gesture and events), set by the engine; None when gestures are off.
     """
 
     hand_id: int
@@ -31,6 +33,7 @@ class HandResult:
     uv_px: np.ndarray
     confidence: float
     cloud_m: np.ndarray | None = None
+    interaction: object | None = None  # app.engine.gestures.Interaction
 
     def __post_init__(self) -> None:
         self.joints_m = np.asarray(self.joints_m, dtype=np.float32)

@@ -30,6 +30,7 @@ from app.engine.detect import DetectorConfig, MediaPipeDetector
 from app.engine.errors import EngineError
 from app.engine.estimate import HandEstimator, resolve_fuse
 from app.engine.filters import FilterConfig, HandFilters
+from app.engine.gestures import GestureConfig, GestureTracker
 from app.engine.intrinsics import Intrinsics, load_camera_intrinsics
 from app.engine.notices import Notice, info, print_problems, warning, warning_channel
 from app.engine.pending import PendingChanges
@@ -98,6 +99,7 @@ class EngineConfig:
     backend: BackendConfig = field(default_factory=BackendConfig)
     metric: MetricConfig = field(default_factory=MetricConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
+    gestures: GestureConfig = field(default_factory=GestureConfig)
     calibration: str | None = None
     hfov_deg: float = 60.0
     reprocess: bool = False
@@ -141,6 +143,7 @@ class Engine:
         self.on_message(info(f"backend: {backend.describe()}", topic="backend"))
         self.tracker = Tracker(replace(self.config.tracker))
         self.filters = HandFilters(replace(self.config.filter))
+        self.gestures = GestureTracker(replace(self.config.gestures))
         self.estimator = estimator(backend, metric=replace(self.config.metric),
                                    anatomy=self.config.anatomy, fuse=fuse,
                                    box_margin=self.tracker.config.box_margin)
@@ -342,6 +345,10 @@ class Engine:
         t0 = time.perf_counter()
         self._smooth(hands, capture_time)
         timings["filter"] = (time.perf_counter() - t0) * 1e3
+        if self.gestures.config.enabled:
+            t0 = time.perf_counter()
+            self.gestures.update(hands, capture_time, self.source.mirrored)
+            timings["gestures"] = (time.perf_counter() - t0) * 1e3
         timings["total"] = (time.perf_counter() - t_start) * 1e3
 
         result = FrameResult(frame_id, capture_time, w, h, hands, timings)
@@ -362,6 +369,7 @@ class Engine:
         if getattr(self.source, "independent_frames", False):
             self.tracker.reset()
             self.filters.reset()
+            self.gestures.reset()
         self.tracker.propagate(rgb)
         timings["track"] = (time.perf_counter() - t0) * 1e3
         if self.tracker.needs_detection():
