@@ -12,6 +12,9 @@ Schema (UTF-8 JSON object, one per datagram, "format": "handtrack-udp-1"):
                 "joints_m": [[x, y, z] * 21],   metres, camera frame (x right, y down, z forward)
                 "uv_px": [[u, v] * 21]}],       pixels
      "timings_ms": {stage: float}}
+Each hand also has the interaction keys of app.sinks.interaction.interaction_json ("pinch",
+"grab", "curl", "palm", "extended", "pinching", "gesture", "gesture_code", "events"), absent
+when gestures are off.
 Joint order is model.hand.Joint (MediaPipe). Joints are rounded to 1 um, pixels to 0.001 px.
 Two hands take about 3 KB; a datagram over `max_bytes` (default 60000, under the 64 KB UDP limit)
 is not sent and the problem is reported once.
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.results import FrameOrigin, FrameResult
+from app.sinks.interaction import interaction_json
 from app.sinks.udp_sender import DatagramSender, DatagramSink
 
 DEFAULT_UDP_PORT = 9001
@@ -56,6 +60,7 @@ def encode_frame(result: FrameResult) -> bytes:
             "confidence": round(float(h.confidence), 4),
             "joints_m": np.round(np.asarray(h.joints_m, np.float64), 6).tolist(),  # (21, 3)
             "uv_px": np.round(np.asarray(h.uv_px, np.float64), 3).tolist(),  # (21, 2)
+            **interaction_json(h.interaction),  # pinch, grab, palm, gesture, events
         }
         for h in result.hands
     ]
