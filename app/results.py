@@ -7,10 +7,14 @@ convention), pixels in the full (un-mirrored as displayed) frame.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from model.hand import LEFT, RIGHT
+
+if TYPE_CHECKING:  # model.rig compiles with numba: imported where rigs are made
+    from model.rig import HandRig
 
 
 @dataclass
@@ -25,6 +29,9 @@ class HandResult:
     cloud_m: optional (N, 3) float32, metres, camera frame.
     interaction: optional app.engine.gestures.Interaction (pinch, grab, palm, extension flags,
         debounced gesture and events), set by the engine; None when gestures are off.
+    rig: optional model.rig.HandRig (wrist rotation and position, 20 local bone rotations, rest
+        bone lengths), set by the engine; its forward kinematics is joints_m. None in sessions
+        recorded before rigs were written.
     """
 
     hand_id: int
@@ -34,6 +41,7 @@ class HandResult:
     confidence: float
     cloud_m: np.ndarray | None = None
     interaction: object | None = None  # app.engine.gestures.Interaction
+    rig: HandRig | None = None
 
     def __post_init__(self) -> None:
         self.joints_m = np.asarray(self.joints_m, dtype=np.float32)

@@ -34,6 +34,7 @@ from app.engine.gestures import GestureConfig, GestureTracker
 from app.engine.intrinsics import Intrinsics, load_camera_intrinsics
 from app.engine.notices import Notice, info, print_problems, warning, warning_channel
 from app.engine.pending import PendingChanges
+from app.engine.rigging import TrackRigs
 from app.engine.rootfit import MetricConfig
 from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand, open_source
 from app.engine.stats import EngineStats
@@ -143,6 +144,7 @@ class Engine:
         self.on_message(info(f"backend: {backend.describe()}", topic="backend"))
         self.tracker = Tracker(replace(self.config.tracker))
         self.filters = HandFilters(replace(self.config.filter))
+        self.rigs = TrackRigs()
         self.gestures = GestureTracker(replace(self.config.gestures))
         self.estimator = estimator(backend, metric=replace(self.config.metric),
                                    anatomy=self.config.anatomy, fuse=fuse,
@@ -277,6 +279,7 @@ class Engine:
 
     def _apply_hand_size(self, bone_m: float) -> None:
         self.estimator.metric = replace(self.estimator.metric, hand_size_m=bone_m)
+        self.rigs.reset()  # the live tracks take their new size as their rest skeleton
 
     def _apply_anatomy(self, enabled: bool) -> None:
         self.estimator.set_anatomy(anatomy_config(enabled, self.config.anatomy))
@@ -345,6 +348,9 @@ class Engine:
         t0 = time.perf_counter()
         self._smooth(hands, capture_time)
         timings["filter"] = (time.perf_counter() - t0) * 1e3
+        t0 = time.perf_counter()
+        self.rigs.apply(hands)  # joint rotations; joints_m becomes their forward kinematics
+        timings["rig"] = (time.perf_counter() - t0) * 1e3
         if self.gestures.config.enabled:
             t0 = time.perf_counter()
             self.gestures.update(hands, capture_time, self.source.mirrored)
@@ -370,6 +376,7 @@ class Engine:
             self.tracker.reset()
             self.filters.reset()
             self.gestures.reset()
+            self.rigs.reset()
         self.tracker.propagate(rgb)
         timings["track"] = (time.perf_counter() - t0) * 1e3
         if self.tracker.needs_detection():
