@@ -6,16 +6,27 @@ time (NTP, about 1 us resolution as sent by python-osc). It holds
     /handtrack/hand/{id}/joints  63 f: x0 y0 z0 ... x20 y20 z20, metres, camera frame
     /handtrack/hand/{id}/uv      42 f: u0 v0 ... u20 v20, pixels
     /handtrack/hand/{id}/info    i side (0 left, 1 right), f confidence (0..1)
+    /handtrack/hand/{id}/pinch   4 f: pinch strength 0..1, thumb to index, middle, ring, little
+    /handtrack/hand/{id}/grab    f grab strength 0..1
+    /handtrack/hand/{id}/gesture s name, i code (app.engine.gestures: none 0, open_palm 1,
+                                 grab 2, point 3, thumbs_up 4, victory 5)
+    /handtrack/hand/{id}/event   s name, i code: one message per event of this frame (gesture
+                                 events carry the gesture's code, pinch_{finger}_start 11..14,
+                                 pinch_{finger}_end 21..24); the four interaction addresses
+                                 only while gestures are on (HandResult.interaction set)
 Flat mode (`flat=True`, --osc-flat): plain messages, no bundle, one datagram each:
     /handtrack/frame             i frame_id, f time_s, i hands
     /handtrack/hand/{id}         i side, f confidence, 63 f joints, 42 f uv  (107 arguments)
+    /handtrack/hand/{id}/pinch, /grab, /gesture, /event   as above (with gestures on)
 
-Only int32 ('i') and float32 ('f') arguments are sent, because TouchDesigner and others accept
-nothing else. time_s is float32 seconds since the sink's time origin (the capture time of the
-first frame sent, or `OscConfig.time_origin_s`): float32 keeps ~0.25 ms resolution for an hour
-(~8 ms after a day). The exact absolute capture time is in the bundle timetag. Joint order is
-model.hand.Joint (MediaPipe). A hand that is no longer tracked simply stops being sent; the
-`hands` count of /handtrack/frame tells receivers how many are live.
+Only int32 ('i') and float32 ('f') arguments are sent, because TouchDesigner's OSC In CHOP
+and others accept nothing else; the exception are the names of /gesture and /event ('s', for an
+OSC In DAT or a text receiver), which also carry the int code. time_s is float32 seconds since
+the sink's time origin (the capture time of the first frame sent, or `OscConfig.time_origin_s`):
+float32 keeps ~0.25 ms resolution for an hour (~8 ms after a day). The exact absolute capture
+time is in the bundle timetag. Joint order is model.hand.Joint (MediaPipe). A hand that is no
+longer tracked simply stops being sent; the `hands` count of /handtrack/frame tells receivers
+how many are live.
 """
 
 from __future__ import annotations
@@ -42,8 +53,11 @@ class OscConfig:
     time_origin_s: float | None = None  # epoch seconds for time_s; None = first frame sent
 
 
-def _message(address: str, ints: tuple[int, ...] = (), floats=(), ints_after=()) -> object:
+def _message(address: str, ints: tuple[int, ...] = (), floats=(), ints_after=(),
+             text: str | None = None) -> object:
     b = OscMessageBuilder(address=address)
+    if text is not None:
+        b.add_arg(str(text), "s")
     for v in ints:
         b.add_arg(int(v), "i")
     for v in floats:
@@ -102,12 +116,25 @@ class OscSink(DatagramSink):
             b.add_arg(float(h.confidence), "f")
             for v in joints + uv:
                 b.add_arg(v, "f")
-            return [b.build()]
+            return [b.build()] + self._interaction_messages(p, h)
         return [
             _message(f"{p}/hand/{h.hand_id}/joints", (), joints),
             _message(f"{p}/hand/{h.hand_id}/uv", (), uv),
             _message(f"{p}/hand/{h.hand_id}/info", (h.side,), (h.confidence,)),
-        ]
+        ] + self._interaction_messages(p, h)
+
+    @staticmethod
+    def _interaction_messages(p: str, h: HandResult) -> list:
+        """/pinch, /grab, /gesture and one /event per event, or [] without an interaction."""
+        inter = h.interaction
+        if inter is None:
+            return []
+        a = f"{p}/hand/{h.hand_id}"
+        m = inter.measures
+        return [_message(f"{a}/pinch", (), [float(v) for v in m.pinch]),  # (4,)
+                _message(f"{a}/grab", (), (float(m.grab),)),
+                _message(f"{a}/gesture", (inter.gesture_code,), text=inter.gesture),
+                ] + [_message(f"{a}/event", (e.code,), text=e.name) for e in inter.events]
 
     def write(self, result: FrameResult, frame_rgb: np.ndarray | None = None) -> None:
         """Send one frame. frame_rgb is ignored (accepted for the sink interface)."""

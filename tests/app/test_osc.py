@@ -167,3 +167,43 @@ def test_bundle_bytes_match_python_osc_builder():
     for m in msgs:
         builder.add_content(m)
     assert bundle_dgram(r.capture_time, msgs) == builder.build().dgram
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_interaction_messages(flat):
+    """/pinch, /grab, /gesture and /event of a hand with an interaction, in the same bundle as
+    its joints (or as plain messages in flat mode); a hand without one sends none of them."""
+    from pythonosc.osc_message import OscMessage
+
+    from tests.app.test_session_data import make_interaction
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2.0)
+    r = make_result(4, n_hands=2)
+    h = r.hands[0]
+    h.interaction = make_interaction(0, events=(("thumbs_up", 4), ("pinch_index_start", 11)))
+    with OscSink(OscConfig(port=rx.getsockname()[1], flat=flat)) as sink:
+        sink.write(r, None)
+        if flat:
+            msgs = []
+            while len(msgs) < 3 + 5:  # frame, 2 hands, pinch, grab, gesture, 2 events
+                msgs.append(OscMessage(rx.recv(65536)))
+        else:
+            msgs = list(OscBundle(rx.recv(65536)))
+    rx.close()
+    by_addr: dict[str, list[list]] = {}
+    for m in msgs:
+        by_addr.setdefault(m.address, []).append(m.params)
+    a = f"/handtrack/hand/{h.hand_id}"
+    inter = h.interaction
+    assert by_addr[f"{a}/pinch"] == [_f32(inter.measures.pinch)]
+    assert by_addr[f"{a}/grab"] == [[float(np.float32(inter.measures.grab))]]
+    assert by_addr[f"{a}/gesture"] == [["thumbs_up", 4]]
+    assert by_addr[f"{a}/event"] == [["thumbs_up", 4], ["pinch_index_start", 11]]
+    other = f"/handtrack/hand/{r.hands[1].hand_id}"
+    assert not any(k.startswith(other + "/") and k.rsplit("/", 1)[1] in
+                   ("pinch", "grab", "gesture", "event") for k in by_addr)
+    if not flat:
+        addrs = [m.address for m in msgs]
+        assert addrs.index(f"{a}/joints") < addrs.index(f"{a}/pinch")  # the hand's own block

@@ -32,3 +32,19 @@ def make_image(frame_id: int, width: int = 96, height: int = 64) -> np.ndarray:
     g = 128 + 100 * np.cos(y / 7.0 - frame_id / 7.0)
     b = np.full_like(r, (frame_id * 8) % 200 + 20)
     return np.stack([r, g, b], axis=-1).astype(np.uint8)
+
+
+def make_interaction(seed: int, gesture: str = "thumbs_up", events=(("thumbs_up", 4),)):
+    """A deterministic app.engine.gestures.Interaction (for the sink and recorder tests)."""
+    from app.engine.gestures import GestureEvent, Interaction
+    from model.gestures import HandMeasures
+
+    rng = np.random.default_rng(1000 + seed)
+    n = rng.normal(size=3)
+    m = HandMeasures(pinch=rng.uniform(0, 1, 4), curl=rng.uniform(0, 1, 5),
+                     grab=float(rng.uniform(0, 1)), palm_m=rng.normal([0, 0, 0.5], 0.05),
+                     palm_normal=n / np.linalg.norm(n), palm_direction=np.array([0.0, -1.0, 0.0]),
+                     hand_size_m=float(rng.uniform(0.07, 0.1)))
+    return Interaction(m, extended=(True, False, False, False, False),
+                       pinching=(False, True, False, False), gesture=gesture,
+                       events=[GestureEvent(name, code) for name, code in events])
