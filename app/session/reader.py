@@ -20,19 +20,25 @@ import numpy as np
 
 from app.results import FrameResult
 from app.session.errors import SessionError
+from app.session.interactions import interactions_from_rows
 from app.session.layout import (
     CSV_COLUMNS,
     CSV_NAME,
     FORMAT,
     INDEX_COLUMNS,
     INDEX_NAME,
+    INTERACTION_COLUMNS,
+    INTERACTION_NAME,
     META_NAME,
+    RIG_COLUMNS,
+    RIG_NAME,
     SOURCE_COLUMNS,
     SOURCE_NAME,
     VIDEO_DIR,
     segment_name,
 )
 from app.session.origins import origins_from_rows
+from app.session.rigs import rigs_from_rows
 from app.session.rows import frames_from_rows, read_csv, warn
 
 
@@ -173,5 +179,18 @@ def read_session(path: str | Path, check_video: bool = True) -> Session:
         origins = origins_from_rows(read_csv(source_path, SOURCE_COLUMNS, warnings), source_path)
         for f in frames:
             f.origin = origins.get(f.frame_id)
+    inter_path = root / INTERACTION_NAME  # absent in older sessions: interactions stay None
+    if inter_path.is_file():
+        inters = interactions_from_rows(read_csv(inter_path, INTERACTION_COLUMNS, warnings),
+                                        inter_path)
+        for f in frames:
+            for h in f.hands:
+                h.interaction = inters.get((f.frame_id, h.hand_id))
+    rig_path = root / RIG_NAME  # absent in older sessions: every hand's rig stays None
+    if rig_path.is_file():
+        rigs = rigs_from_rows(read_csv(rig_path, RIG_COLUMNS, warnings), rig_path)
+        for f in frames:
+            for h in f.hands:
+                h.rig = rigs.get((f.frame_id, h.hand_id))
     index = _read_video_index(root, meta, complete, check_video, warnings)
     return Session(root, meta, frames, complete, index, warnings)
