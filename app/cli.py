@@ -112,6 +112,9 @@ def _add_output_options(o) -> None:
                    metavar="PATH", help="write one JSON line per frame (- = stdout)")
     o.add_argument("--record", type=nonempty("a folder", "--record session/"), metavar="DIR",
                    help="record the session (CSV + video) to DIR")
+    o.add_argument("--record-bvh", action="store_true",
+                   help="with --record (headless): also write DIR/anim/hand{id}.bvh at the end "
+                        "(handtrack-export-anim)")
     o.add_argument("--osc", type=nonempty("HOST:PORT", "--osc 127.0.0.1:9000"),
                    metavar="HOST:PORT", help="send OSC to HOST:PORT")
     o.add_argument("--osc-flat", action="store_true", help="OSC: one message per hand")
@@ -183,6 +186,9 @@ def unused_options(args: argparse.Namespace) -> list[str]:
     elif args.calibration is not None and args.hfov is not None:
         out.append("warning: --hfov is not used when --calibration gives the camera's "
                    "intrinsics; drop one of them")
+    if args.record_bvh and not (args.record and args.headless):
+        out.append("warning: --record-bvh needs --record DIR and --headless (in the window, run "
+                   "handtrack-export-anim DIR after recording); drop --record-bvh")
     return out
 
 
@@ -313,6 +319,8 @@ def run_headless(args: argparse.Namespace, config: EngineConfig) -> int:
             sinks.close()
             if out is not None and out is not sys.stdout:
                 out.close()
+        if args.record and args.record_bvh:
+            _record_bvh(args.record, say)
         engine.stats.video_dropped = sum(int(getattr(s, "video_dropped", 0))
                                          for s in sinks.sinks.values())
         if signals.signum is not None:
@@ -322,6 +330,18 @@ def run_headless(args: argparse.Namespace, config: EngineConfig) -> int:
     if signals.signum == getattr(signal, "SIGTERM", None):
         return 128 + signals.signum
     return 0
+
+
+def _record_bvh(session: str, say: Callable[[str], None]) -> None:
+    """--record-bvh: the closed recording's BVH animations; a session without hands (or any
+    export problem) is a warning, the recording itself stays as it is."""
+    from app.anim_export import AnimConfig, AnimExportError, export_session
+
+    try:
+        for path in export_session(AnimConfig(session, "bvh")):
+            say(f"wrote {path}")
+    except (AnimExportError, OSError) as e:
+        say(f"warning: no BVH written: {e}")
 
 
 def prepare_qt_environment() -> None:

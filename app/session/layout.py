@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from model.hand import JOINT_NAMES
+from model.hand import BONES, JOINT_NAMES
 
 FORMAT = "handtrack-session-1"
 META_NAME = "meta.json"
@@ -48,6 +48,15 @@ INTERACTION_COLUMNS = (("frame", "hand_id") + tuple(f"pinch_{f}" for f in _FINGE
                        + tuple(f"extended_{f}" for f in _FINGERS)
                        + tuple(f"pinching_{f}" for f in _FINGERS[1:])
                        + ("gesture", "gesture_code", "events"))  # 2 + 20 + 9 + 3 = 34
+# rig.csv: one row per frame and hand with a rig (model.rig.HandRig): the wrist quaternion
+# (camera frame) and position (m), then per bone of model.hand.BONES, named by its child joint,
+# the local quaternion w x y z, then the 20 rest bone lengths (m). Optional (older sessions).
+RIG_NAME = "rig.csv"
+_BONE_NAMES = tuple(JOINT_NAMES[c] for _, c in BONES)
+RIG_COLUMNS = (("frame", "hand_id", "wrist_qw", "wrist_qx", "wrist_qy", "wrist_qz",
+                "wrist_x_m", "wrist_y_m", "wrist_z_m")
+               + tuple(f"{n}_q{a}" for n in _BONE_NAMES for a in "wxyz")
+               + tuple(f"{n}_bone_m" for n in _BONE_NAMES))  # 9 + 80 + 20 = 109
 
 
 def segment_name(n: int) -> str:

@@ -30,12 +30,15 @@ from app.session.layout import (
     INTERACTION_COLUMNS,
     INTERACTION_NAME,
     META_NAME,
+    RIG_COLUMNS,
+    RIG_NAME,
     SOURCE_COLUMNS,
     SOURCE_NAME,
     VIDEO_DIR,
     segment_name,
 )
 from app.session.origins import origins_from_rows
+from app.session.rigs import rigs_from_rows
 from app.session.rows import frames_from_rows, read_csv, warn
 
 
@@ -183,5 +186,11 @@ def read_session(path: str | Path, check_video: bool = True) -> Session:
         for f in frames:
             for h in f.hands:
                 h.interaction = inters.get((f.frame_id, h.hand_id))
+    rig_path = root / RIG_NAME  # absent in older sessions: every hand's rig stays None
+    if rig_path.is_file():
+        rigs = rigs_from_rows(read_csv(rig_path, RIG_COLUMNS, warnings), rig_path)
+        for f in frames:
+            for h in f.hands:
+                h.rig = rigs.get((f.frame_id, h.hand_id))
     index = _read_video_index(root, meta, complete, check_video, warnings)
     return Session(root, meta, frames, complete, index, warnings)

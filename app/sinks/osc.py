@@ -6,6 +6,9 @@ time (NTP, about 1 us resolution as sent by python-osc). It holds
     /handtrack/hand/{id}/joints  63 f: x0 y0 z0 ... x20 y20 z20, metres, camera frame
     /handtrack/hand/{id}/uv      42 f: u0 v0 ... u20 v20, pixels
     /handtrack/hand/{id}/info    i side (0 left, 1 right), f confidence (0..1)
+    /handtrack/hand/{id}/rot     84 f: wrist quaternion w x y z (camera frame), then the 20
+                                 bones' local quaternions w x y z (model.hand.BONES order,
+                                 relative to the parent bone; model.rig), only with a rig
     /handtrack/hand/{id}/pinch   4 f: pinch strength 0..1, thumb to index, middle, ring, little
     /handtrack/hand/{id}/grab    f grab strength 0..1
     /handtrack/hand/{id}/gesture s name, i code (app.engine.gestures: none 0, open_palm 1,
@@ -18,6 +21,7 @@ Flat mode (`flat=True`, --osc-flat): plain messages, no bundle, one datagram eac
     /handtrack/frame             i frame_id, f time_s, i hands
     /handtrack/hand/{id}         i side, f confidence, 63 f joints, 42 f uv  (107 arguments)
     /handtrack/hand/{id}/pinch, /grab, /gesture, /event   as above (with gestures on)
+    /handtrack/hand/{id}/rot     84 f as above (only with a rig)
 
 Only int32 ('i') and float32 ('f') arguments are sent, because TouchDesigner's OSC In CHOP
 and others accept nothing else; the exception are the names of /gesture and /event ('s', for an
@@ -116,12 +120,19 @@ class OscSink(DatagramSink):
             b.add_arg(float(h.confidence), "f")
             for v in joints + uv:
                 b.add_arg(v, "f")
-            return [b.build()] + self._interaction_messages(p, h)
+            return [b.build()] + self._interaction_messages(p, h) + self._rot_messages(p, h)
         return [
             _message(f"{p}/hand/{h.hand_id}/joints", (), joints),
             _message(f"{p}/hand/{h.hand_id}/uv", (), uv),
             _message(f"{p}/hand/{h.hand_id}/info", (h.side,), (h.confidence,)),
-        ] + self._interaction_messages(p, h)
+        ] + self._interaction_messages(p, h) + self._rot_messages(p, h)
+
+    @staticmethod
+    def _rot_messages(p: str, h: HandResult) -> list:
+        """[/hand/{id}/rot] with the 84 rotation floats, or [] without a rig."""
+        if h.rig is None:
+            return []
+        return [_message(f"{p}/hand/{h.hand_id}/rot", (), h.rig.rotations().tolist())]
 
     @staticmethod
     def _interaction_messages(p: str, h: HandResult) -> list:

@@ -36,6 +36,8 @@ from app.session.layout import (
     INTERACTION_COLUMNS,
     INTERACTION_NAME,
     META_NAME,
+    RIG_COLUMNS,
+    RIG_NAME,
     SOURCE_COLUMNS,
     SOURCE_NAME,
     VIDEO_DIR,
@@ -43,6 +45,7 @@ from app.session.layout import (
 )
 from app.session.meta import end_meta, start_meta, write_meta
 from app.session.origins import origin_row
+from app.session.rigs import rig_rows
 from app.session.rows import csv_rows
 from app.sinks.errors import SinkConfigError
 
@@ -138,6 +141,10 @@ class Recorder:
             self._inter_csv = csv.writer(self._inter_file, lineterminator="\n")
             self._inter_csv.writerow(INTERACTION_COLUMNS)
             self._inter_file.flush()
+            self._rig_file = open(self.path / RIG_NAME, "w", newline="", encoding="utf-8")
+            self._rig_csv = csv.writer(self._rig_file, lineterminator="\n")
+            self._rig_csv.writerow(RIG_COLUMNS)
+            self._rig_file.flush()
         except OSError as e:
             raise SinkConfigError(f"--record {self.path}: cannot write there ({e}); choose a "
                                   "folder you can write to with free space") from None
@@ -243,10 +250,11 @@ class Recorder:
                     if (source_row := origin_row(item)) is not None:
                         self._source_csv.writerow(source_row)
                     self._inter_csv.writerows(interaction_rows(item))
+                    self._rig_csv.writerows(rig_rows(item))
                     last_id, dirty = int(item.frame_id), True
                 now = time.monotonic()
                 if dirty and (stop or now - last_flush >= self.config.flush_interval_s):
-                    for f in (self._source_file, self._inter_file, self._csv_file):
+                    for f in (self._source_file, self._inter_file, self._rig_file, self._csv_file):
                         f.flush()
                         os.fsync(f.fileno())
                     if os.fstat(self._csv_file.fileno()).st_nlink == 0:
@@ -315,7 +323,7 @@ class Recorder:
         if self._video_thread is not None:
             self._video_q.put(_STOP)
             self._video_thread.join()
-        for f in (self._csv_file, self._source_file, self._inter_file,
+        for f in (self._csv_file, self._source_file, self._inter_file, self._rig_file,
                   getattr(self, "_index_file", None)):
             if f is None:
                 continue

@@ -10,13 +10,18 @@ Schema (UTF-8 JSON object, one per datagram, "format": "handtrack-udp-1"):
                                 video frame index and timestamp (s), recorded frame id and time
      "hands": [{"id": int, "side": 0 left | 1 right, "confidence": float 0..1,
                 "joints_m": [[x, y, z] * 21],   metres, camera frame (x right, y down, z forward)
-                "uv_px": [[u, v] * 21]}],       pixels
+                "uv_px": [[u, v] * 21],         pixels
+                "rot": {"wrist_wxyz": [w, x, y, z], "wrist_m": [x, y, z],
+                        "local_wxyz": [[w, x, y, z] * 20], "bone_m": [float * 20]} | null}],
+                                joint rotations (model.rig.HandRig, docs/osc-udp.md): the wrist's
+                                rotation in the camera frame, each bone's relative to its parent
+                                (BONES order), rest bone lengths (m); null without a rig
      "timings_ms": {stage: float}}
 Each hand also has the interaction keys of app.sinks.interaction.interaction_json ("pinch",
 "grab", "curl", "palm", "extended", "pinching", "gesture", "gesture_code", "events"), absent
 when gestures are off.
 Joint order is model.hand.Joint (MediaPipe). Joints are rounded to 1 um, pixels to 0.001 px.
-Two hands take about 3 KB; a datagram over `max_bytes` (default 60000, under the 64 KB UDP limit)
+Two hands take about 5 KB; a datagram over `max_bytes` (default 60000, under the 64 KB UDP limit)
 is not sent and the problem is reported once.
 """
 
@@ -51,6 +56,17 @@ def origin_json(origin: FrameOrigin | None) -> dict | None:
             "time_s": None if origin.time_s is None else float(origin.time_s)}
 
 
+def rig_json(rig) -> dict | None:
+    """HandResult.rig (model.rig.HandRig or None) -> the "rot" object of the schema, quaternions
+    rounded to 1e-6, metres to 1 um."""
+    if rig is None:
+        return None
+    def r(a):
+        return np.round(np.asarray(a, np.float64), 6).tolist()
+    return {"wrist_wxyz": r(rig.wrist_wxyz), "wrist_m": r(rig.wrist_m),
+            "local_wxyz": r(rig.local_wxyz), "bone_m": r(rig.bone_m)}
+
+
 def encode_frame(result: FrameResult) -> bytes:
     """FrameResult -> UTF-8 JSON bytes (schema in the module docstring)."""
     hands = [
@@ -61,6 +77,7 @@ def encode_frame(result: FrameResult) -> bytes:
             "joints_m": np.round(np.asarray(h.joints_m, np.float64), 6).tolist(),  # (21, 3)
             "uv_px": np.round(np.asarray(h.uv_px, np.float64), 3).tolist(),  # (21, 2)
             **interaction_json(h.interaction),  # pinch, grab, palm, gesture, events
+            "rot": rig_json(h.rig),
         }
         for h in result.hands
     ]
