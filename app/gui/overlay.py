@@ -1,6 +1,8 @@
-"""The 2D overlay drawn on the video: bones coloured per finger, joints, a box around each hand
-and a label with its id, side and confidence. Drawing is in frame pixels (the painter's transform
-maps them onto the widget), pens are cosmetic so line widths stay in screen pixels."""
+"""The 2D overlay drawn on the video: bones coloured per finger, joints, a box around each hand,
+a label with its id, side and confidence, and under the box a readout of its interaction signals
+(gesture name, pinch strengths index .. little, grab) while gestures are on. Drawing is in frame
+pixels (the painter's transform maps them onto the widget), pens are cosmetic so line widths stay
+in screen pixels."""
 
 from __future__ import annotations
 
@@ -41,6 +43,18 @@ def hand_box(uv_px: np.ndarray, margin: float) -> QRectF:
 
 def hand_label(hand: HandResult) -> str:
     return f"#{hand.hand_id} {SIDE_NAMES[hand.side]} {hand.confidence:.0%}"
+
+
+def interaction_label(hand: HandResult) -> str:
+    """The readout under a hand's box, e.g. "thumbs_up  pinch .92 .10 .03 .00  grab .41";
+    "" when the hand has no interaction (gestures off)."""
+    inter = hand.interaction
+    if inter is None:
+        return ""
+    m = inter.measures
+    pinch = " ".join(f"{float(v):.2f}".lstrip("0") for v in m.pinch)
+    grab = f"{float(m.grab):.2f}".lstrip("0")
+    return f"{inter.gesture}  pinch {pinch}  grab {grab}"
 
 
 def _cosmetic_pen(color: QColor, width: float) -> QPen:
@@ -91,6 +105,19 @@ def draw_hand(painter: QPainter, hand: HandResult, config: OverlayConfig, px_per
     painter.drawRoundedRect(tag, 3 * px_per_screen, 3 * px_per_screen)
     painter.setPen(QColor(15, 15, 15))
     painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
+
+    readout = interaction_label(hand)
+    if readout:
+        font.setBold(False)
+        painter.setFont(font)
+        metrics = QFontMetricsF(font)
+        w, h = metrics.horizontalAdvance(readout) + 2 * pad, metrics.height() + pad
+        tag = QRectF(box.left(), box.bottom(), w, h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(QColor(20, 20, 20, 170)))
+        painter.drawRoundedRect(tag, 3 * px_per_screen, 3 * px_per_screen)
+        painter.setPen(side_color)
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, readout)
 
 
 def draw_overlay(painter: QPainter, result: FrameResult, config: OverlayConfig,

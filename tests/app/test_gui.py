@@ -551,3 +551,39 @@ def test_command_line_maps_onto_panel_and_engine(tmp_path):
     cutoffs = [smoothing_cutoff_hz(s) for s in (0.01, 0.5, 1.0)]
     assert cutoffs == sorted(cutoffs, reverse=True)  # stronger smoothing, lower cutoff
     assert 1.0 < cutoffs[1] < 2.5  # about the engine's default in the middle
+
+
+def test_overlay_reads_out_the_gesture(qapp):
+    """A hand with an interaction gets a readout under its box with the gesture name, the pinch
+    strengths and the grab; a hand without one gets only its label."""
+    from PyQt6.QtGui import QImage, QPainter
+
+    from app.gui.overlay import OverlayConfig, draw_overlay, interaction_label
+    from app.results import FrameResult
+    from tests.app.test_gui_fakes import synthetic_hand
+    from tests.app.test_session_data import make_interaction
+
+    class Recording(QPainter):
+        def __init__(self, device):
+            super().__init__(device)
+            self.texts: list[str] = []
+
+        def drawText(self, *args):  # noqa: N802 (Qt's name)
+            self.texts.append(args[-1])
+            super().drawText(*args)
+
+    with_gesture, plain = synthetic_hand(0.0, 1, 0, False), synthetic_hand(0.0, 0, 1, False)
+    with_gesture.interaction = make_interaction(0, gesture="thumbs_up")
+    m = with_gesture.interaction.measures
+    text = interaction_label(with_gesture)
+    assert text.startswith("thumbs_up") and f"grab {m.grab:.2f}".replace("0.", ".") in text
+    assert interaction_label(plain) == ""
+    image = QImage(640, 480, QImage.Format.Format_RGB32)
+    image.fill(0)
+    painter = Recording(image)
+    draw_overlay(painter, FrameResult(0, 0.0, 640, 480, [with_gesture, plain]), OverlayConfig(),
+                 1.0)
+    painter.end()
+    assert painter.texts.count(text) == 1
+    assert sum("pinch" in t for t in painter.texts) == 1
+    assert len(painter.texts) == 3  # two labels, one readout
