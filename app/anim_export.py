@@ -33,12 +33,12 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from model.hand import JOINT_NAMES
 from model.rig import (
-    NUM_BONES,
     bone_lengths_of,
     inverse_kinematics,
     qmul,
@@ -346,19 +346,27 @@ def export_session(config: AnimConfig, frames: Sequence | None = None,
         if config.format == "bvh":
             path = out / f"{stem}.bvh"
             text = bvh_text(rig, dt)
-            _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+            _atomic_write(path, lambda p, text=text: p.write_text(text, encoding="utf-8"))
         else:
             path = out / f"{stem}.glb"
             doc = gltf_document(rig, dt, stem)
-            _atomic_write(path, lambda p: doc.save_binary(str(p)))
+            _atomic_write(path, lambda p, doc=doc: doc.save_binary(str(p)))
         written.append(path)
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    from app.cli import Parser
+class _Parser(argparse.ArgumentParser):
+    """A bad command line is one `error: <problem>; see --help` line and exit status 2."""
 
-    p = Parser(prog="handtrack-export-anim",
+    def error(self, message: str) -> NoReturn:
+        message = message.removeprefix("argument ")
+        if ";" not in message:
+            message += f"; see {self.prog} --help"
+        self.exit(2, f"error: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = _Parser(prog="handtrack-export-anim",
                description="Write a recorded session's hands as skeletal animations: one BVH or "
                            "glTF (.glb) file per hand id and continuous part (docs/recording.md).")
     p.add_argument("session", metavar="SESSION", help="a session folder (handtrack --record)")

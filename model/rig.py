@@ -97,27 +97,6 @@ def qconj(q: np.ndarray) -> np.ndarray:
     return q * np.array([1.0, -1.0, -1.0, -1.0])
 
 
-def quat_from_matrix(R: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) -> unit quaternions (..., 4), w >= 0 (Shepperd's method,
-    vectorised: the largest of the four diagonal combinations picks the stable formula)."""
-    R = np.asarray(R, dtype=np.float64)
-    m00, m11, m22 = R[..., 0, 0], R[..., 1, 1], R[..., 2, 2]
-    cand = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22,
-                     1 - m00 + m11 - m22, 1 - m00 - m11 + m22], axis=-1)
-    k = np.argmax(cand, axis=-1)
-    s = np.sqrt(np.maximum(np.take_along_axis(cand, k[..., None], -1)[..., 0], _EPS)) * 2
-    d21, d02, d10 = R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]
-    s01, s02, s12 = R[..., 0, 1] + R[..., 1, 0], R[..., 0, 2] + R[..., 2, 0], R[..., 1, 2] + R[..., 2, 1]
-    q = np.select(
-        [k[..., None] == i for i in range(4)],
-        [np.stack([s / 4, d21 / s, d02 / s, d10 / s], -1),
-         np.stack([d21 / s, s / 4, s01 / s, s02 / s], -1),
-         np.stack([d02 / s, s01 / s, s / 4, s12 / s], -1),
-         np.stack([d10 / s, s02 / s, s12 / s, s / 4], -1)])
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
-
-
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """Unit quaternions (..., 4) -> rotation matrices (..., 3, 3)."""
     w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)

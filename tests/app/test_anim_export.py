@@ -77,7 +77,7 @@ def gltf_joints(path: Path) -> np.ndarray:
     for f in range(n):
         world: dict[int, np.ndarray] = {}
 
-        def W(i):
+        def W(i, f=f, world=world):
             if i not in world:
                 M = _matrix(T[i][f], R[i][f])
                 world[i] = M if i not in parent else W(parent[i]) @ M
