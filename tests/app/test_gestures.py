@@ -3,9 +3,6 @@ and the thumbs-up clip of the shared real-hands folder."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +11,7 @@ from scipy.optimize import minimize
 from scipy.spatial.transform import Rotation
 
 from app.engine.gestures import GESTURE_CODES, GestureConfig, GestureTracker
+from app.engine.sources import Source, SourceFrame
 from app.results import HandResult
 from model.gestures import measure
 from model.hand import LEFT, RIGHT, mirror_x
@@ -125,7 +123,8 @@ def test_palm_frame(side, seed):
 
 def test_noise_never_flickers_faster_than_debounce():
     """A hand switching between open palm, fist and index pinch every 1-8 frames at 60 fps,
-    with joint noise: every reported signal (the gesture, each pinch) holds at least the debounce time."""
+    with joint noise: every reported signal (the gesture, each pinch) holds at least the
+    debounce time."""
     rng = np.random.default_rng(0)
     cfg = GestureConfig(debounce_s=0.1)
     tracker = GestureTracker(cfg)
@@ -169,27 +168,47 @@ def test_state_resets_when_a_track_ends():
 CLIP = Path(__file__).resolve().parents[3] / "shared/realhands/video/thumb_up_1280x720.mp4"
 
 
-def test_thumbs_up_on_the_real_clip(tmp_path):
-    """The real engine on the thumbs-up part of MediaPipe's test clip (frames 95-154)."""
+class ClipFrames(Source):
+    """Frames held in memory, delivered like a video file's (tracked, not independent)."""
+
+    def __init__(self, frames_rgb: list[np.ndarray], fps: float) -> None:
+        self.frames, self.fps = frames_rgb, fps
+        self.description = f"{len(frames_rgb)} frames of {CLIP.name}"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        h, w = self.frames[0].shape[:2]
+        return w, h
+
+    def read(self) -> SourceFrame | None:
+        return None  # the test feeds Engine.process directly
+
+
+def test_thumbs_up_on_the_real_clip():
+    """The real engine on the thumbs-up part of MediaPipe's test clip (frames 95-154, every
+    second one), fed to Engine.process from memory."""
     if not CLIP.exists():
         print(f"skipped: {CLIP} not found (the shared real-hands folder is absent)")
         pytest.skip(f"{CLIP} not found")
     cv2 = pytest.importorskip("cv2")
+    from app.engine import Engine, EngineConfig, SourceConfig
+
     cap = cv2.VideoCapture(str(CLIP))
-    clip = tmp_path / "thumb.avi"
-    out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (1280, 720))
-    for k in range(155):
-        ok, frame = cap.read()
-        assert ok
-        if k >= 95:
-            out.write(frame)
-    out.release()
-    js = tmp_path / "out.json"
-    exe = Path(sys.executable).with_name("handtrack")
-    subprocess.run([str(exe), "--video", str(clip), "--headless", "--json", str(js)],
-                   check=True, capture_output=True, timeout=120)
-    gestures = [h["gesture"] for line in js.read_text().splitlines()
-                for h in json.loads(line)["hands"]]
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 95)
+    frames = []
+    for k in range(95, 155):
+        ok, bgr = cap.read()
+        assert ok, f"{CLIP}: frame {k} cannot be read"
+        if k % 2 == 1:
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    config = EngineConfig(source=SourceConfig(kind="video", path=str(CLIP), realtime=False))
+    gestures = []
+    with Engine(config, source=ClipFrames(frames, fps / 2)) as engine:
+        for i, rgb in enumerate(frames):
+            result = engine.process(rgb, capture_time=1_700_000_000.0 + 2 * i / fps, frame_id=i)
+            gestures += [h.interaction.gesture for h in result.hands]
     share = gestures.count("thumbs_up") / max(len(gestures), 1)
     print(f"thumbs_up in {share:.0%} of {len(gestures)} hand-frames")
     assert len(gestures) >= 10
