@@ -11,10 +11,43 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from model.gestures import HandMeasures
 from model.hand import LEFT, RIGHT
 
 if TYPE_CHECKING:  # model.rig compiles with numba: imported where rigs are made
     from model.rig import HandRig
+
+# Gesture names in code order (codes for TouchDesigner and other receivers; app.engine.gestures)
+GESTURES = ("none", "open_palm", "grab", "point", "thumbs_up", "victory")
+GESTURE_CODES = {name: code for code, name in enumerate(GESTURES)}
+
+
+@dataclass(frozen=True)
+class GestureEvent:
+    """A discrete event of one hand: name (e.g. "thumbs_up", "pinch_index_start") and int code."""
+
+    name: str
+    code: int
+
+
+@dataclass
+class Interaction:
+    """Interaction signals of one hand in one frame (HandResult.interaction).
+
+    measures: the per-frame measures (pinch (4,), curl (5,), grab, palm_m (3,), palm_normal (3,),
+    palm_direction (3,), hand_size_m); extended: (5,) bools after hysteresis and debounce, thumb
+    first; pinching: (4,) bools, index .. little; gesture: the debounced gesture name (GESTURES);
+    events: what started or ended in this frame."""
+
+    measures: HandMeasures
+    extended: tuple[bool, ...]
+    pinching: tuple[bool, ...]
+    gesture: str
+    events: list[GestureEvent] = field(default_factory=list)
+
+    @property
+    def gesture_code(self) -> int:
+        return GESTURE_CODES[self.gesture]
 
 
 @dataclass
@@ -27,8 +60,8 @@ class HandResult:
     uv_px: (21, 2) float32, pixels in the frame as delivered by the source.
     confidence: float in [0, 1].
     cloud_m: optional (N, 3) float32, metres, camera frame.
-    interaction: optional app.engine.gestures.Interaction (pinch, grab, palm, extension flags,
-        debounced gesture and events), set by the engine; None when gestures are off.
+    interaction: optional Interaction (pinch, grab, palm, extension flags, debounced gesture
+        and events), set by the engine (app.engine.gestures); None when gestures are off.
     rig: optional model.rig.HandRig (wrist rotation and position, 20 local bone rotations, rest
         bone lengths), set by the engine; its forward kinematics is joints_m. None in sessions
         recorded before rigs were written.
@@ -40,7 +73,7 @@ class HandResult:
     uv_px: np.ndarray
     confidence: float
     cloud_m: np.ndarray | None = None
-    interaction: object | None = None  # app.engine.gestures.Interaction
+    interaction: Interaction | None = None
     rig: HandRig | None = None
 
     def __post_init__(self) -> None:

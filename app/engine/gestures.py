@@ -16,10 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.results import (  # noqa: F401 (the types live in app.results, re-exported here)
+    GESTURE_CODES,
+    GESTURES,
+    GestureEvent,
+    Interaction,
+)
 from model.gestures import FINGER_NAMES, HandMeasures, MeasureConfig, measure
 
-GESTURES = ("none", "open_palm", "grab", "point", "thumbs_up", "victory")
-GESTURE_CODES = {name: code for code, name in enumerate(GESTURES)}
 PINCH_START_CODE = 10  # + finger (1 index .. 4 little)
 PINCH_END_CODE = 20
 
@@ -43,34 +47,6 @@ class GestureConfig:
     grab_off: float = 0.50
     debounce_s: float = 0.10
     measure: MeasureConfig = field(default_factory=MeasureConfig)
-
-
-@dataclass(frozen=True)
-class GestureEvent:
-    """A discrete event of one hand: name (e.g. "thumbs_up", "pinch_index_start") and int code."""
-
-    name: str
-    code: int
-
-
-@dataclass
-class Interaction:
-    """Interaction signals of one hand in one frame (HandResult.interaction).
-
-    measures: the per-frame measures (pinch (4,), curl (5,), grab, palm_m (3,), palm_normal (3,),
-    palm_direction (3,), hand_size_m); extended: (5,) bools after hysteresis and debounce, thumb
-    first; pinching: (4,) bools, index .. little; gesture: the debounced gesture name (GESTURES);
-    events: what started or ended in this frame."""
-
-    measures: HandMeasures
-    extended: tuple[bool, ...]
-    pinching: tuple[bool, ...]
-    gesture: str
-    events: list[GestureEvent] = field(default_factory=list)
-
-    @property
-    def gesture_code(self) -> int:
-        return GESTURE_CODES[self.gesture]
 
 
 def classify(extended: tuple[bool, ...], grabbing: bool) -> str:

@@ -1,5 +1,5 @@
 """interaction.csv (columns in app.session.layout): each hand's interaction signals
-(app.engine.gestures.Interaction), one row per frame and hand, written beside frames.csv and read
+(app.results.Interaction), one row per frame and hand, written beside frames.csv and read
 back onto the session's hands."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def interaction_rows(result: FrameResult) -> list[list[str]]:
 
 def interactions_from_rows(rows: list[list[str]], path: Path) -> dict[tuple[int, int], object]:
     """interaction.csv rows (without the header) -> {(frame id, hand id): Interaction}."""
-    from app.engine.gestures import GESTURE_CODES, GestureEvent, Interaction
+    from app.results import GESTURE_CODES, GestureEvent, Interaction
     from model.gestures import HandMeasures
 
     out = {}

@@ -6,7 +6,7 @@
     DIR/frames_source.csv  frame, kind, index, name, time_s: where each frame is in its source
                          (FrameOrigin); optional, sessions recorded without it read as before
     DIR/interaction.csv  per frame and hand: pinch, grab, curl, palm, extension flags, gesture
-                         and events (app.engine.gestures.Interaction); optional, as above
+                         and events (app.results.Interaction); optional, as above
     DIR/video/segment_NNNNN.mp4   camera video in segments of about `segment_s` seconds
     DIR/video/index.csv  frame, time, segment, index: where each recorded video frame is;
                          a segment is listed only after it was closed, so every listed segment

@@ -1,4 +1,4 @@
-"""HandResult.interaction (app.engine.gestures.Interaction) as plain JSON types, shared by the
+"""HandResult.interaction (app.results.Interaction) as plain JSON types, shared by the
 UDP JSON sink and the --json lines."""
 
 from __future__ import annotations

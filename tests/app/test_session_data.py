@@ -36,7 +36,7 @@ def make_image(frame_id: int, width: int = 96, height: int = 64) -> np.ndarray:
 
 def make_interaction(seed: int, gesture: str = "thumbs_up", events=(("thumbs_up", 4),)):
     """A deterministic app.engine.gestures.Interaction (for the sink and recorder tests)."""
-    from app.engine.gestures import GestureEvent, Interaction
+    from app.results import GestureEvent, Interaction
     from model.gestures import HandMeasures
 
     rng = np.random.default_rng(1000 + seed)
