@@ -274,9 +274,13 @@ def forward_kinematics(wrist_wxyz: np.ndarray, wrist_m: np.ndarray, local_wxyz: 
     local = np.asarray(local_wxyz, dtype=np.float64)
     lead = local.shape[:-2]
     B = int(np.prod(lead, dtype=np.int64))
+
     def flat(a, tail):
-        return np.ascontiguousarray(np.broadcast_to(np.asarray(a, np.float64), lead + tail)
-                                    .reshape((B,) + tail))
+        a = np.asarray(a, np.float64)
+        if a.shape != lead + tail:
+            a = np.broadcast_to(a, lead + tail)
+        return np.ascontiguousarray(a.reshape((B,) + tail))
+
     out = np.empty((B, NUM_JOINTS, 3))
     _fk_kernel(flat(wrist_wxyz, (4,)), flat(wrist_m, (3,)), flat(local, (NUM_BONES, 4)),
                flat(bone_m, (NUM_BONES,)), np.ascontiguousarray(rest_directions(side)), out)
