@@ -3,7 +3,8 @@
 It works from the recorded joints (frames.csv) through model.rig's inverse kinematics, so every
 session exports, also those recorded with --no-anatomy or before rigs were recorded. One
 animation per hand id and *part*: a hand's track is cut where the hand was lost for one or more
-recorded frames (gaps are never filled), where its side changed, or where its bone lengths
+recorded frames (gaps are never filled), where its side changed, where its wrist jumped more
+than 15 cm from one frame to the next (two hands whose ids swapped), or where its bone lengths
 changed (the engine's rest skeleton, recorded in rig.csv, took a new hand size); a
 track in one part is `hand{id}.bvh`, a track in several parts
 `hand{id}_part{k}.bvh` (k from 1), likewise `.glb`.
@@ -52,6 +53,7 @@ _Y_UP = np.diag([1.0, -1.0, -1.0])
 _Y_UP_Q = np.array([0.0, 1.0, 0.0, 0.0])
 BONE_CHANGE_M = 1e-4  # a bone length change beyond this starts a new part
 TIP_END_M = 0.005  # BVH End Site beyond each tip
+WRIST_JUMP_M = 0.15  # a wrist move beyond this between two frames (ids swapped) starts a part
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,8 @@ def to_y_up(points: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------ parts of the tracks
 def hand_parts(frames: Sequence) -> list[HandPart]:
-    """The session's FrameResults -> every hand's parts (cut at gaps, side and bone changes),
-    ordered by hand id then part."""
+    """The session's FrameResults -> every hand's parts (cut at gaps, side and bone changes
+    and wrist jumps), ordered by hand id then part."""
     runs: dict[int, list[list]] = {}  # hand id -> parts -> [(index, frame id, side, joints,
     for index, f in enumerate(frames):  #                       rest bones of the rig or None)]
         for h in f.hands:
@@ -160,7 +162,9 @@ def hand_parts(frames: Sequence) -> list[HandPart]:
                 last, first = parts[-1][-1], parts[-1][0]
                 same_bones = (item[4] is None or first[4] is None
                               or np.abs(item[4] - first[4]).max() <= BONE_CHANGE_M)
-                if last[0] == index - 1 and last[2] == item[2] and same_bones:
+                jump = np.linalg.norm(item[3][0] - last[3][0])  # wrist, m
+                if (last[0] == index - 1 and last[2] == item[2] and same_bones
+                        and jump <= WRIST_JUMP_M):
                     parts[-1].append(item)
                     continue
             parts.append([item])

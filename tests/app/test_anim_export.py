@@ -184,6 +184,17 @@ def test_side_change_splits_the_track(tmp_path):
                                                                     "hand0_part2.glb"]
 
 
+def test_swapped_ids_split_the_track(tmp_path):
+    """Hand 0 jumps to where hand 1 was (the tracker swapped them): a new part, no animation
+    that flies the wrist across the picture in one frame."""
+    frames = record_session(tmp_path / "s", [[(0, RIGHT)]] * 3)
+    from app.anim_export import hand_parts
+
+    for h in frames[2].hands:
+        h.joints_m = h.joints_m + np.float32([0.3, 0, 0])
+    assert [len(p.frames) for p in hand_parts(frames)] == [2, 1]
+
+
 def test_session_without_hands_is_a_clear_error(tmp_path, capsys):
     record_session(tmp_path / "s", [[]] * 3)
     assert export_main([str(tmp_path / "s")]) == 2
