@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from bench.machine import describe_machine
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.bench_anatomy", description=__doc__,
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=200, help="frames (200)")
     p.add_argument("--noise", type=float, default=0.25, help="joint noise, scale bones (0.25)")
     args = p.parse_args(argv)
+    print(describe_machine())
     if args.frames < 2 or args.noise < 0:
         print("error: --frames must be >= 2 and --noise >= 0", file=sys.stderr)
         return 2

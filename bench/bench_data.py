@@ -21,6 +21,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench.machine import describe_machine
+
 
 def _rate(n: int, seconds: float) -> float:
     return n / max(seconds, 1e-9)
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="generator processes (default: all cores)")
     p.add_argument("--samples", type=int, default=100, help="loader samples per setting (100)")
     args = p.parse_args(argv)
+    print(describe_machine())
     if args.frames < 1 or args.samples < 1 or args.workers < 1:
         print("error: --frames, --samples and --workers must be >= 1", file=sys.stderr)
         return 2

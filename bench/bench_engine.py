@@ -35,6 +35,7 @@ from app.engine import BackendConfig, Engine, EngineConfig, SourceConfig, Tracke
 from app.engine.backends import open_backend  # noqa: E402
 from app.engine.sources.demo import DemoSource  # noqa: E402
 from app.engine.truth import OracleEstimator  # noqa: E402
+from bench.machine import describe_machine  # noqa: E402
 
 
 class GroundTruthPoseEstimator(OracleEstimator):
@@ -134,7 +135,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_engine_"))
     models = make_models(tmp)
     w = args.warmup
-    print(f"machine: {os.cpu_count()} CPU cores; frames {args.frames} (first {w} not counted)")
+    print(describe_machine())
+    print(f"frames {args.frames} (first {w} not counted)")
     print("\nbackend alone, median ms: ", end="")
     enc = {}
     for crop, kind in ((128, "onnxruntime"), (96, "onnxruntime"), (128, "torch")):

@@ -22,6 +22,7 @@ from app.sinks import (
     UdpConfig,
     UdpSink,
 )
+from bench.machine import describe_machine
 
 
 def frames(n: int, width: int, height: int, hands: int = 2):
@@ -59,6 +60,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--size", default="640x480", help="video frame size WxH")
     args = ap.parse_args()
+    print(describe_machine())
     w, h = (int(v) for v in args.size.split("x"))
     items = list(frames(args.frames, w, h))
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
