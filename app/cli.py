@@ -171,7 +171,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
 def window_choices(args: argparse.Namespace) -> dict:
     """What the window takes from the command line besides the EngineConfig (keywords of
     app.gui.main_window.run_gui): whether a source was named, --osc and --record."""
-    named = bool(args.demo or args.video or args.camera or args.images or args.replay)
+    named = bool(args.demo or args.video or args.images or args.replay) or args.camera is not None
     return {"source_named": named, "osc": args.osc, "record_dir": args.record}
 
 

@@ -547,6 +547,9 @@ def test_command_line_maps_onto_panel_and_engine(tmp_path):
     saved = PanelSettings(source="video", video_path="/x.mp4")  # nothing named: saved wins
     args = build_parser().parse_args([])
     assert panel_from_cli(saved, config_from_args(args), **window_choices(args)).source == "video"
+    args = build_parser().parse_args(["--camera", "0"])  # camera 0 named: it wins over the saved
+    panel = panel_from_cli(saved, config_from_args(args), **window_choices(args))
+    assert panel.source == "camera" and panel.camera == 0
 
     cutoffs = [smoothing_cutoff_hz(s) for s in (0.01, 0.5, 1.0)]
     assert cutoffs == sorted(cutoffs, reverse=True)  # stronger smoothing, lower cutoff
