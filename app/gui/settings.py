@@ -21,7 +21,9 @@ RESOLUTIONS = ((320, 240), (640, 480), (960, 540), (1280, 720), (1920, 1080))
 class PanelSettings:
     """source: "camera", "video" or "demo"; camera: index; width x height: requested camera mode;
     mirror: flip the image (selfie view); video_path: file for the "video" source.
-    backend: inference backend name; max_hands: hands tracked at most; smoothing: One Euro filter
+    backend: inference backend name ("auto": what the command line's --backend auto picks:
+    tensorrt > onnxruntime > torch among the model's up-to-date artefacts); max_hands: hands
+    tracked at most; smoothing: One Euro filter
     strength in [0, 1] (0 off). record_dir: folder sessions are written to. osc_*: OSC/UDP sink.
     show_cloud: draw (and ask the engine for) the point cloud decoded from RGB.
     fuse: experts that form the latent, "auto" or one of FUSE_CHOICES (model.inference.FUSE_MODES).
@@ -33,7 +35,7 @@ class PanelSettings:
     height: int = 480
     mirror: bool = True
     video_path: str = ""
-    backend: str = "torch"
+    backend: str = "auto"
     max_hands: int = 2
     smoothing: float = 0.5
     record_dir: str = str(Path.home() / "handtrack-sessions")
@@ -57,8 +59,14 @@ def _read(settings: QSettings, key: str, default):
         return default
 
 
+# Settings written before the panel offered "auto" saved the old default "torch" whether or not the
+# user chose it; they carry no version and migrate to "auto". Version 2 keeps what was chosen.
+SETTINGS_VERSION = 2
+
+
 def load_panel_settings(settings: QSettings) -> PanelSettings:
     defaults = PanelSettings()
+    version = _read(settings, "panel/version", 1)
     values = {f.name: _read(settings, f"panel/{f.name}", getattr(defaults, f.name))
               for f in fields(PanelSettings)}
     out = PanelSettings(**values)
@@ -68,9 +76,12 @@ def load_panel_settings(settings: QSettings) -> PanelSettings:
     out.max_hands = max(1, out.max_hands)
     if out.fuse not in FUSE_CHOICES:
         out.fuse = defaults.fuse
+    if version < SETTINGS_VERSION and out.backend == "torch":
+        out.backend = "auto"
     return out
 
 
 def save_panel_settings(settings: QSettings, panel: PanelSettings) -> None:
+    settings.setValue("panel/version", SETTINGS_VERSION)
     for f in fields(PanelSettings):
         settings.setValue(f"panel/{f.name}", getattr(panel, f.name))

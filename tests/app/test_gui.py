@@ -357,6 +357,26 @@ def test_keyboard_shortcuts(qtbot, make_window):
     assert window.engine is None
 
 
+def test_backend_defaults_to_auto_and_old_torch_settings_migrate(tmp_path):
+    """The window's backend is the command line's default, auto; settings saved before the panel
+    offered auto (no version, backend "torch", the old default) migrate to it; a torch chosen
+    since is kept."""
+    from PyQt6.QtCore import QSettings
+
+    from app.gui.settings import save_panel_settings
+
+    assert PanelSettings().backend == "auto"
+    old = QSettings(str(tmp_path / "old.ini"), QSettings.Format.IniFormat)
+    old.setValue("panel/backend", "torch")  # what an older version wrote, with no version key
+    old.setValue("panel/max_hands", 1)
+    assert load_panel_settings(old).backend == "auto" and load_panel_settings(old).max_hands == 1
+    new = QSettings(str(tmp_path / "new.ini"), QSettings.Format.IniFormat)
+    save_panel_settings(new, PanelSettings(backend="torch"))
+    assert load_panel_settings(new).backend == "torch"
+    save_panel_settings(new, PanelSettings(backend="onnxruntime"))
+    assert load_panel_settings(new).backend == "onnxruntime"
+
+
 def test_settings_persist_between_runs(qtbot, make_window, tmp_path):
     services = FakeServices()
     window = make_window(services, demo(), size=(1150, 660))

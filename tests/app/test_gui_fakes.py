@@ -52,6 +52,11 @@ def background(width: int = 640, height: int = 480) -> np.ndarray:
     return np.broadcast_to(ramp * tint, (height, width, 3)).astype(np.uint8)
 
 
+
+def _resolved(kind: str) -> str:
+    """The backend "auto" picks for the fake model, which has no exported artefacts: torch."""
+    return "torch" if kind == "auto" else kind
+
 class FakeEngine:
     """Yields synthetic FrameResults at `fps` (0 = as fast as possible). lose_after: after that
     many frames the "camera" is lost: on_message says so (an error Notice) and no frames come until
@@ -80,7 +85,7 @@ class FakeEngine:
         self._stop.set()
 
     def describe(self) -> str:
-        return f"fake {self.settings.backend}"
+        return f"fake {_resolved(self.settings.backend)}"
 
     def set_smoothing(self, enabled: bool, min_cutoff_hz: float | None = None) -> None:
         self.calls.append(("smoothing", enabled))
@@ -95,7 +100,7 @@ class FakeEngine:
     def set_backend(self, kind: str) -> None:
         self.calls.append(("backend", kind))
         self.settings.backend = kind
-        self.on_message(info(f"backend: fake {kind}", topic="backend"))  # as the engine reports
+        self.on_message(info(f"backend: fake {_resolved(kind)}", topic="backend"))  # as the engine
 
     def set_fuse(self, mode: str) -> None:
         self.calls.append(("fuse", mode))
