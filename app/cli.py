@@ -34,6 +34,7 @@ from app.engine import (
     TrackerConfig,
 )
 from app.engine.engine import anatomy_config
+from app.engine.landmarks3d import LandmarkFusionConfig
 from model.config_flags import add_flags, from_args, nonempty, number
 from model.inference import FUSE_MODES
 
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(m, BackendConfig)
     m.add_argument("--fuse", choices=FUSE_MODES, default=None,
                    help="experts of a fused model (--strategy s4-2d): RGB crop, MediaPipe's 2D "
-                        "landmarks or both; 2D joins on frames where the detector ran "
+                        "landmarks or both; 2D joins on every frame with MediaPipe's landmarks "
                         "(default: rgb+2d if the model has the 2D expert, else rgb)")
     t = p.add_argument_group("tracking and 3D")
     add_flags(t, TrackerConfig, DetectorConfig)
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          lambda v: 0 < v < 180, "--hfov 60"),
                    default=None, help="horizontal field of view in degrees when there is no "
                                       f"calibration (default {DEFAULT_HFOV_DEG:g})")
-    add_flags(t, MetricConfig)
+    add_flags(t, MetricConfig, LandmarkFusionConfig)
     t.add_argument("--no-anatomy", action="store_true",
                    help="show the network's 3D pose as decoded, without the kinematic fit that "
                         "keeps joint limits and bone proportions of a real hand")
@@ -165,6 +166,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         metric=metric, filter=from_args(args, FilterConfig), calibration=args.calibration,
         hfov_deg=DEFAULT_HFOV_DEG if args.hfov is None else args.hfov,
         reprocess=args.reprocess, fuse=args.fuse,
+        landmarks=from_args(args, LandmarkFusionConfig),
         anatomy=anatomy_config(not args.no_anatomy))
 
 

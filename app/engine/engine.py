@@ -32,6 +32,7 @@ from app.engine.estimate import HandEstimator, resolve_fuse
 from app.engine.filters import FilterConfig, HandFilters
 from app.engine.gestures import GestureConfig, GestureTracker
 from app.engine.intrinsics import Intrinsics, load_camera_intrinsics
+from app.engine.landmarks3d import LandmarkFusionConfig
 from app.engine.notices import Notice, info, print_problems, warning, warning_channel
 from app.engine.pending import PendingChanges
 from app.engine.rigging import TrackRigs
@@ -91,7 +92,8 @@ class EngineConfig:
     where the detector ran); None = "rgb+2d" when the model has the 2D expert, else "rgb".
     anatomy: the kinematic fit (model.anatomy) that turns each decoded pose into a plausible
     hand (joint limits and bone proportions of the generator's hand), warm-started from the
-    track's previous frame; None shows the network's pose as decoded.
+    track's previous frame; None shows the network's pose as decoded. landmarks: how
+    MediaPipe's world landmarks join the network's pose, and the experts' weights.
     """
 
     source: SourceConfig = field(default_factory=SourceConfig)
@@ -101,6 +103,7 @@ class EngineConfig:
     metric: MetricConfig = field(default_factory=MetricConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     gestures: GestureConfig = field(default_factory=GestureConfig)
+    landmarks: LandmarkFusionConfig = field(default_factory=LandmarkFusionConfig)
     calibration: str | None = None
     hfov_deg: float = 60.0
     reprocess: bool = False
@@ -136,8 +139,8 @@ class Engine:
                 backend = self._own(open_backend(self.config.backend, self.checkpoint,
                                                  warn=warning_channel(self.on_message)))
             fuse = resolve_fuse(self.config.fuse, backend, getattr(self, "checkpoint", None))
-            self.detector = detector if detector is not None else self._own(MediaPipeDetector(
-                self.config.detector, self.config.tracker.max_hands))
+            self.detector = detector if detector is not None else \
+                self._own(self._open_detector(self.config.tracker.max_hands))
         except BaseException:
             self.close()
             raise
@@ -148,7 +151,8 @@ class Engine:
         self.gestures = GestureTracker(replace(self.config.gestures))
         self.estimator = estimator(backend, metric=replace(self.config.metric),
                                    anatomy=self.config.anatomy, fuse=fuse,
-                                   box_margin=self.tracker.config.box_margin)
+                                   box_margin=self.tracker.config.box_margin,
+                                   landmarks=replace(self.config.landmarks))
         c = self.config
         target = c.calibration or (c.source.camera if c.source.kind == "camera" else None)
         self._intrinsics = Intrinsics(self.source, target, c.hfov_deg,
@@ -163,6 +167,21 @@ class Engine:
             raise EngineError(f"{source.description}: the session has no video, so it cannot "
                               "be reprocessed; replay it without --reprocess")
         return source
+
+    def _open_detector(self, max_hands: int) -> MediaPipeDetector:
+        """MediaPipe for this source and tracking mode: its video (tracking) mode for the
+        frames of one stream with "landmarks" tracking, static images otherwise."""
+        video = (self.config.tracker.mode == "landmarks"
+                 and not getattr(self.source, "independent_frames", False))
+        return MediaPipeDetector(self.config.detector, max_hands, video=video)
+
+    def _reopen_detector(self, max_hands: int) -> None:
+        """A fresh detector of our own (its tracking state forgotten); one given from outside
+        stays."""
+        if isinstance(self.detector, MediaPipeDetector) and self.detector in self._owned:
+            self._owned.remove(self.detector)
+            self.detector.close()
+            self.detector = self._own(self._open_detector(max_hands))
 
     def _own(self, obj):
         self._owned.append(obj)
@@ -195,6 +214,10 @@ class Engine:
         calibration file, or a field-of-view model; mirrored frames get a mirrored principal
         point."""
         return self._intrinsics(size)
+
+    def reset_intrinsics(self) -> None:
+        """Take K anew from the source at the next frame (a source whose camera changed)."""
+        self._intrinsics.reset()
 
     @property
     def intrinsics_source(self) -> str:
@@ -266,13 +289,12 @@ class Engine:
 
     def _apply_num_hands(self, n: int) -> None:
         self.tracker.set_max_hands(n)
-        if isinstance(self.detector, MediaPipeDetector) and self.detector in self._owned:
-            self._owned.remove(self.detector)
-            self.detector.close()
-            self.detector = self._own(MediaPipeDetector(self.config.detector, n))
+        self._reopen_detector(n)
 
     def _apply_mirror(self, mirrored: bool) -> None:
         self.source.mirrored = mirrored
+        if getattr(self.detector, "video", False):  # its tracking state is of the old view
+            self._reopen_detector(self.tracker.config.max_hands)
         self.tracker.reset()
         self.filters.reset()
         self._intrinsics.reset()

@@ -1,5 +1,6 @@
 """The 3D hands of one frame from its tracks: viewpoint-corrected crops -> backend (with the 2D
-expert's inputs) -> root fit -> kinematic fit -> joints in the camera frame.
+expert's inputs) -> the decoded pose blended with MediaPipe's world landmarks
+(app/engine/landmarks3d.py) -> root fit -> kinematic fit -> joints in the camera frame.
 
     estimator = HandEstimator(backend, metric=MetricConfig(), anatomy=REALTIME_FIT, fuse="rgb")
     hands = estimator.estimate(frame, K, tracker.tracks, keep=survives)   # list[HandEstimate]
@@ -23,6 +24,7 @@ import numpy as np
 from app.engine.backends import Backend, BackendOutput
 from app.engine.crops import fast_crop_camera, k_inverse
 from app.engine.errors import EngineError
+from app.engine.landmarks3d import LandmarkFusionConfig, blend_target, world_unit
 from app.engine.rootfit import MetricConfig, RootFit, fit_root, project_px
 from app.engine.sources import SourceFrame
 from app.engine.tracking import Track
@@ -86,12 +88,16 @@ class HandEstimate:
 class HandEstimator:
     """backend: the network; metric: the root fit's config (hand size, depth range); anatomy:
     the kinematic fit (None shows the network's pose as decoded); fuse: "rgb" | "2d" | "rgb+2d"
-    (resolve_fuse); box_margin: crop side / keypoint extent (TrackerConfig.box_margin)."""
+    (resolve_fuse); box_margin: crop side / keypoint extent (TrackerConfig.box_margin);
+    landmarks: how MediaPipe's world landmarks and the experts' weights join
+    (LandmarkFusionConfig)."""
 
     def __init__(self, backend: Backend, *, metric: MetricConfig | None = None,
-                 anatomy: FitConfig | None = None, fuse: str = "rgb", box_margin: float = 1.4):
+                 anatomy: FitConfig | None = None, fuse: str = "rgb", box_margin: float = 1.4,
+                 landmarks: LandmarkFusionConfig | None = None):
         self.backend = backend
         self.metric = metric or MetricConfig()
+        self.landmarks = landmarks or LandmarkFusionConfig()
         self.anatomy = anatomy
         self.fuse = fuse
         self.box_margin = box_margin
@@ -168,6 +174,9 @@ class HandEstimator:
         sigma = float(getattr(self.backend, "heatmap_sigma_px", 2.0))
         for i, (tr, cam) in enumerate(zip(tracks, cams)):
             w_x[i], w_h[i] = expert_weights(self.fuse, tr.detected)
+            if w_h[i] > 0.0:  # the landmarks join: weighted by how much of the hand is seen
+                w_x[i] *= self.landmarks.rgb_weight
+                w_h[i] *= tr.inside
             if tr.detected:
                 heat[i] = landmarks_to_heatmaps(tr.uv_px, cam.H, S, M, sigma)
         return heat, w_h, w_x
@@ -200,8 +209,12 @@ class HandEstimator:
                fits: dict[int, HandFit]) -> tuple[HandEstimate | None, float]:
         """One hand in the camera frame from its decoded pose (21, 3) and cloud (N, 3) or None
         (normalised, crop camera), or None when keep() drops the track; and the seconds the
-        kinematic fit took. The fit is stored in fits under the track's id."""
+        kinematic fit took. The fit is stored in fits under the track's id. The decoded pose
+        is first blended with the track's MediaPipe world landmarks (LandmarkFusionConfig)."""
         s = self.metric.hand_size_m
+        lm = self.landmarks
+        pose = blend_target(pose, world_unit(track.world_m, cam.R, lm.world_frame),
+                            lm.world_weight * track.inside)  # (21, 3) normalised, crop camera
         rel = pose.astype(np.float64) * s  # (21, 3) m, crop camera
         obs_uv, obs_w = track.observations()
         uv_crop = transform_points(cam.H, obs_uv)  # (21, 2) crop px

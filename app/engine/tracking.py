@@ -1,7 +1,17 @@
-"""Hand tracks between detector runs: ids, sides, IoU association, optical-flow propagation and
-the "lost" decision.
+"""Hand tracks: ids, sides, IoU association, and the "lost" decision; between detector runs either
+MediaPipe's own landmark tracking or optical flow.
 
-Scheme (MediaPipe's, with a cheap motion model): the detector (palm + landmark model) runs only
+Two modes (TrackerConfig.mode):
+
+- "landmarks" (default): the detector is MediaPipe Hands in its video mode and runs on every
+  frame: its landmark model finds this frame's 21 landmarks inside the region the previous
+  frame's landmarks give (the palm detector runs only when a hand was lost). Every track holds
+  this frame's landmarks (detected), so the crop, the 2D expert and the metric fit use them on
+  every frame. A track that no landmark set of this frame matches (IoU of the boxes) is lost.
+- "flow": the detector runs in static-image mode only now and then, and the tracks are carried
+  in between by optical flow, as follows.
+
+Flow scheme (MediaPipe's, with a cheap motion model): the detector (palm + landmark model) runs only
 when no hand is tracked, a track was lost, or fewer hands are tracked than asked for (then at most
 every `redetect_interval` frames, so one visible hand with max_hands=2 does not run the detector
 on every frame). Between detector runs each track moves with the image: its last keypoints are
@@ -11,7 +21,7 @@ translation; RANSAC) fitted to the kept points moves all 21 keypoints. The crop 
 taken around the moved keypoints; after the network has run, the engine replaces them with the
 projection of the fitted 3D hand (`Tracker.finish`), which carries the new finger articulation.
 
-A track is lost when
+In flow mode a track is lost when
 - fewer than min_flow_points keypoints survive the forward-backward check, or RANSAC finds no
   transform (the hand left, was occluded or moved too fast),
 - its box collapses (side < min_box_px), explodes (side > the frame's larger side) or its centre
@@ -42,9 +52,14 @@ PALM = np.array([Joint.WRIST, Joint.THUMB_CMC, Joint.INDEX_MCP, Joint.MIDDLE_MCP
                  Joint.LITTLE_MCP])
 
 
+TRACKING_MODES = ("landmarks", "flow")
+
+
 @dataclass
 class TrackerConfig:
-    """max_hands: 1 or 2. box_margin: crop side / keypoint extent. iou_match: least IoU for a
+    """mode: "landmarks" (MediaPipe's landmark tracking on every frame) or "flow" (the
+    detector every few frames, optical flow in between); see the module doc. max_hands: 1 or 2.
+    box_margin: crop side / keypoint extent. iou_match: least IoU for a
     detection to update a track. redetect_interval: frames between detector runs while at least
     one but fewer than max_hands hands are tracked. refresh_interval: frames after which the
     detector runs again even when every hand is tracked, to correct the drift of the optical
@@ -55,6 +70,10 @@ class TrackerConfig:
     smallest crop side. max_residual: RMS reprojection residual / crop side above which a track
     is lost (0 = never). duplicate_iou: IoU above which two tracks are one hand."""
 
+    mode: str = option("landmarks", "how hands are followed between frames: landmarks "
+                       "(MediaPipe's landmark model on every frame) or flow (the detector every "
+                       "few frames, optical flow in between)", flag="tracking",
+                       choices=TRACKING_MODES)
     max_hands: int = option(2, "hands to track", flag="hands", choices=(1, 2))
     box_margin: float = 1.4
     iou_match: float = 0.2
@@ -77,7 +96,9 @@ class Track:
     uv_px: (21, 2) keypoints in the current frame; detected: uv_px came from the detector in
     this frame; obs_uv, obs_w: this frame's 2D measurements (see observations());
     flow_kept: fraction of palm keypoints the optical flow kept (1 after a detection);
-    confidence in [0, 1]; age: frames since creation."""
+    confidence in [0, 1]; age: frames since creation; world_m: (21, 3) MediaPipe's world
+    landmarks of this frame (metres, hand-centred) or None; inside: the fraction of this frame's
+    landmarks inside the image."""
 
     hand_id: int
     side: int
@@ -91,6 +112,8 @@ class Track:
     obs_uv: np.ndarray | None = None
     obs_w: np.ndarray | None = None
     flow_ref: tuple | None = None
+    world_m: np.ndarray | None = None
+    inside: float = 1.0
 
     def observations(self) -> tuple[np.ndarray, np.ndarray]:
         """The 2D measurements of this frame for the metric fit: (uv (21, 2) px, weights (21,)).
@@ -116,6 +139,9 @@ class Tracker:
 
     def __init__(self, config: TrackerConfig | None = None):
         self.config = config or TrackerConfig()
+        if self.config.mode not in TRACKING_MODES:
+            raise ValueError(f"tracking mode must be one of {', '.join(TRACKING_MODES)}, got "
+                             f"{self.config.mode!r}")
         self.tracks: list[Track] = []
         self._next_id = 0
         self._since_detection = 0
@@ -133,6 +159,8 @@ class Tracker:
         next frame's optical flow starts from it (the frame itself is not kept, so callers may
         draw on it). frame: (H, W, 3) RGB or (H, W) grey uint8."""
         c = self.config
+        if c.mode == "landmarks":  # the landmark model follows the hands itself
+            return
         R = c.flow_roi_px
         for t in self.tracks:
             b = t.box(c.box_margin)
@@ -154,8 +182,9 @@ class Tracker:
         self._since_detection += 1
         for t in self.tracks:
             t.detected = False
+            t.world_m = None
             t.age += 1
-        if not self.tracks:
+        if not self.tracks or self.config.mode == "landmarks":
             return
         c = self.config
         h, w = frame.shape[:2]
@@ -214,7 +243,7 @@ class Tracker:
     def needs_detection(self) -> bool:
         """True when the detector should run on this frame (see the module docstring)."""
         n = len(self.tracks)
-        if n == 0 or self._lost_this_frame:
+        if n == 0 or self._lost_this_frame or self.config.mode == "landmarks":
             return True
         if self.config.refresh_interval and self._since_detection >= self.config.refresh_interval:
             return True
@@ -223,7 +252,7 @@ class Tracker:
     def update(self, detections: list[Detection], frame_size: tuple[int, int]) -> None:
         """Associate detections with tracks by IoU of their boxes (greedy, best first); matched
         tracks take the detected keypoints; unmatched detections start new tracks while fewer
-        than max_hands are tracked."""
+        than max_hands are tracked. In landmarks mode a track no detection matches is lost."""
         c = self.config
         self._since_detection = 0
         boxes_t = [t.box(c.box_margin) for t in self.tracks]
@@ -239,13 +268,16 @@ class Tracker:
             t, d = self.tracks[i], detections[j]
             t.uv_px = d.uv_px.copy()
             t.detected, t.flow_kept = True, 1.0
+            t.world_m, t.inside = d.world_m, d.inside
             t.vote(d.side, d.side_score)
+        if c.mode == "landmarks":
+            self._drop([t for i, t in enumerate(self.tracks) if i not in used_t])
         for j, d in enumerate(detections):
             if j in used_d or len(self.tracks) >= c.max_hands:
                 continue
             if any(boxes_d[j].iou(t.box(c.box_margin)) > c.duplicate_iou for t in self.tracks):
                 continue
-            t = Track(self._next_id, d.side, d.uv_px.copy())
+            t = Track(self._next_id, d.side, d.uv_px.copy(), world_m=d.world_m, inside=d.inside)
             t.vote(d.side, d.side_score)
             self._next_id += 1
             self.tracks.append(t)

@@ -28,7 +28,7 @@ def _det(uv, side=RIGHT, score=0.9) -> Detection:
 
 
 def test_flow_follows_a_moving_image():
-    tr = Tracker(TrackerConfig(max_hands=1))
+    tr = Tracker(TrackerConfig(mode="flow", max_hands=1))
     g0 = _texture()
     uv = _hand_uv(150, 120)
     tr.update([_det(uv)], (W, H))
@@ -46,7 +46,7 @@ def test_flow_follows_a_moving_image():
 
 
 def test_track_is_lost_when_the_image_changes_completely():
-    tr = Tracker(TrackerConfig(max_hands=1))
+    tr = Tracker(TrackerConfig(mode="flow", max_hands=1))
     tr.update([_det(_hand_uv(150, 120))], (W, H))
     tr.remember(_texture(0))
     tr.propagate(_texture(99))
@@ -55,7 +55,7 @@ def test_track_is_lost_when_the_image_changes_completely():
 
 
 def test_ids_association_and_limits():
-    cfg = TrackerConfig(max_hands=2, redetect_interval=3, refresh_interval=0)
+    cfg = TrackerConfig(mode="flow", max_hands=2, redetect_interval=3, refresh_interval=0)
     tr = Tracker(cfg)
     assert tr.needs_detection()
     a, b = _hand_uv(80, 120), _hand_uv(240, 120, seed=2)
@@ -89,7 +89,7 @@ def test_ids_association_and_limits():
 
 
 def test_side_is_a_majority_vote():
-    tr = Tracker(TrackerConfig(max_hands=1))
+    tr = Tracker(TrackerConfig(mode="flow", max_hands=1))
     uv = _hand_uv(150, 120)
     tr.update([_det(uv, RIGHT, 0.9)], (W, H))
     tr.update([_det(uv, LEFT, 0.6)], (W, H))  # one weaker contrary vote
@@ -99,7 +99,7 @@ def test_side_is_a_majority_vote():
 
 
 def test_finish_drops_tracks_whose_fit_fails_or_box_collapses():
-    tr = Tracker(TrackerConfig(max_hands=2))
+    tr = Tracker(TrackerConfig(mode="flow", max_hands=2))
     tr.update([_det(_hand_uv(80, 120)), _det(_hand_uv(240, 120, seed=2))], (W, H))
     g = _texture()
     tr.remember(g)
@@ -126,3 +126,36 @@ def test_fast_crop_camera_equals_model_geometry():
     M, b = rng.normal(size=(3, 3)), rng.normal(size=3)
     np.testing.assert_allclose(solve3(M, b), np.linalg.solve(M, b), rtol=1e-10)
     assert solve3(np.ones((3, 3)), b) is None
+
+
+def test_landmark_tracking_takes_every_frames_landmarks_and_loses_unmatched_hands():
+    tr = Tracker(TrackerConfig(max_hands=2))  # the default: landmarks on every frame
+    assert tr.config.mode == "landmarks"
+    world = np.random.default_rng(3).normal(0, 0.03, (21, 3))
+    a, b = _hand_uv(80, 120, seed=1), _hand_uv(240, 120, seed=2)
+    tr.update([Detection(a, RIGHT, 0.9, world, 1.0), _det(b, LEFT)], (W, H))
+    ids = [t.hand_id for t in tr.tracks]
+    assert ids == [0, 1]
+    for step in range(1, 4):  # both hands move a little each frame
+        tr.propagate(_texture())
+        assert tr.needs_detection()  # every frame
+        assert all(not t.detected and t.world_m is None for t in tr.tracks)
+        tr.update([_det(a + step), Detection(b + step, LEFT, 0.8, world, 0.7)], (W, H))
+        assert [t.hand_id for t in tr.tracks] == ids
+        assert all(t.detected for t in tr.tracks)
+        np.testing.assert_allclose(tr.tracks[0].uv_px, a + step)
+        assert tr.tracks[0].world_m is None and tr.tracks[1].world_m is world
+        assert tr.tracks[1].inside == 0.7
+    tr.propagate(_texture())
+    tr.update([_det(a + 4)], (W, H))  # the second hand is not found: lost at once
+    assert [t.hand_id for t in tr.tracks] == [0] and tr.lost_total == 1
+    tr.propagate(_texture())
+    tr.update([_det(a + 5), _det(b, LEFT)], (W, H))  # it comes back under a new id
+    assert [t.hand_id for t in tr.tracks] == [0, 2]
+
+
+def test_an_unknown_tracking_mode_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="landmarks, flow"):
+        Tracker(TrackerConfig(mode="kalman"))

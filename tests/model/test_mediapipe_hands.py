@@ -61,3 +61,42 @@ def test_no_hands_and_degenerate_hands_give_no_detection():
 def test_importing_the_facade_does_not_import_mediapipe():
     code = "import sys, model.mediapipe_hands; assert 'mediapipe' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _with_world(uv01, label, score, world):
+    lms, hd = _hand(uv01, label, score)
+    wl = SimpleNamespace(landmark=[SimpleNamespace(x=x, y=y, z=z) for x, y, z in world])
+    return lms, hd, wl
+
+
+class _FakeWorldHands(_FakeHands):
+    def process(self, rgb):
+        res = super().process(rgb)
+        res.multi_hand_world_landmarks = [h[2] for h in self.hands] or None
+        return res
+
+
+def test_world_landmarks_and_unusable_landmark_sets():
+    rng = np.random.default_rng(1)
+    uv01 = rng.uniform(0.3, 0.7, (21, 2))
+    world = rng.normal(0, 0.03, (21, 3))
+    bad_world = world.copy()
+    bad_world[4, 2] = np.nan
+    nan_uv = uv01.copy()
+    nan_uv[3, 0] = np.nan
+    far = uv01 + [3.0, 0.0]  # the whole hand three image widths to the right
+    border = uv01 + [0.45, 0.0]  # partly outside the right border
+    mp = MediaPipeHands.__new__(MediaPipeHands)
+    mp.max_hands = 2
+    mp._hands = _FakeWorldHands([_with_world(uv01, "Right", 0.9, world),
+                                 _with_world(uv01, "Left", 0.9, bad_world),
+                                 _with_world(nan_uv, "Left", 0.9, world),
+                                 _with_world(far, "Left", 0.9, world),
+                                 _with_world(border, "Left", 0.9, world)])
+    dets = mp.process(np.zeros((100, 200, 3), np.uint8), mirrored=True)
+    assert len(dets) == 3  # the NaN and the far-away landmark sets are dropped
+    np.testing.assert_allclose(dets[0].world_m, world)
+    assert dets[0].inside == 1.0
+    assert dets[1].world_m is None  # NaN world landmarks: the 2D ones are still used
+    inside = np.mean(border[:, 0] < 1.0)
+    assert 0.0 < dets[2].inside == inside < 1.0

@@ -1,0 +1,28 @@
+"""The machine a benchmark ran on, printed at the top of every benchmark: timings only compare
+within one run, and the CPU (AVX2 only, or AVX-512 / VNNI / AMX) changes between machines."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+# Instruction-set extensions that change the speed of the networks and the fit.
+_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def describe_machine(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """One line: CPU model, logical cores, the extensions of _FLAGS it has, Python version."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    have = [f for f in _FLAGS if f in flags] or ["none of " + "/".join(_FLAGS)]
+    return (f"machine: {model}, {os.cpu_count()} logical cores, {', '.join(have)}; "
+            f"Python {platform.python_version()}")

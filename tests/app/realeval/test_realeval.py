@@ -1,0 +1,83 @@
+"""Real-hand evaluation: the annotations reader (paste-back keeps one camera), the error
+protocols, and handtrack-eval-real on the shared real data (skipped with the reason when
+../shared/realhands is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.realeval.annotations import read_annotated
+from app.realeval.cli import main
+from app.realeval.scoring import aligned_errors_mm, procrustes_errors_mm
+from model.geometry import project, rot_x, rot_y
+
+REAL = Path(__file__).resolve().parents[4] / "shared" / "realhands"
+needs_real = pytest.mark.skipif(not (REAL / "hgc_val" / "annotations.json").is_file(),
+                                reason=f"real hands not found at {REAL} (../shared/realhands)")
+
+
+def test_protocols_remove_what_they_claim_to():
+    rng = np.random.default_rng(0)
+    gt = rng.normal(0, 0.04, (21, 3)) + [0, 0, 0.5]
+    mask = np.ones(21, bool)
+    moved = (gt - gt[9]) * 1.3 + [0.1, 0.0, 0.2]  # shifted and scaled: root alignment undoes it
+    assert np.nanmax(aligned_errors_mm(moved, gt, mask)) < 1e-6
+    turned = gt @ (rot_y(0.5) @ rot_x(0.3)).T * 0.8 + 0.05  # a similarity: Procrustes undoes it
+    assert np.nanmax(procrustes_errors_mm(turned, gt, mask)) < 1e-6
+    assert np.nanmean(aligned_errors_mm(turned, gt, mask)) > 5.0
+    mask[0] = False
+    assert np.isnan(aligned_errors_mm(moved, gt, mask)[0])
+
+
+@needs_real
+def test_pasted_back_crops_keep_one_camera():
+    for folder in ("hgc_val", "interhand"):
+        for frame in read_annotated(REAL / folder, max_samples=3):
+            assert frame.K is not None
+            for h in frame.hands:
+                uv = project(h.kp3d_m, frame.K)
+                err = np.linalg.norm(uv - h.kp2d_px, axis=1)[h.valid]
+                assert err.max() < 0.5, (folder, frame.name, err.max())
+            if folder == "hgc_val":
+                assert frame.rgb.shape == (720, 1280, 3)
+
+
+@needs_real
+def test_eval_real_prints_the_engine_and_both_baselines(capsys, tmp_path):
+    assert main([str(REAL / "hgc_val"), "--max-samples", "6", "--no-progress",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "machine:" in out
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| hgc_val")]
+    assert [r[1] for r in rows] == ["handtrack", "MediaPipe world landmarks",
+                                    "kinematic fit to MediaPipe world landmarks"]
+    for r in rows:
+        assert r[-1].strip(" |") == "6/6"
+        assert 3.0 < float(r[2]) < 40.0 and 1.0 < float(r[3]) < float(r[2])
+    assert (tmp_path / "metrics.json").is_file() and (tmp_path / "results.md").is_file()
+
+
+@needs_real
+def test_eval_real_on_a_clip_holds_the_hand_on_every_frame(capsys):
+    clip = REAL / "video" / "thumbs_640x360.mp4"
+    assert main([str(clip), "--max-samples", "30", "--hands", "1", "--no-progress"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("| thumbs_640x360"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    frames, ref, covered, err_mean = int(cells[1]), int(cells[2]), int(cells[3]), float(cells[4])
+    assert frames == 30 and ref >= 25
+    assert covered == ref  # a hand on every frame where MediaPipe's video mode finds one
+    assert err_mean < 8.0
+
+
+def test_bad_paths_end_in_one_error_line(capsys, tmp_path):
+    assert main([str(tmp_path / "missing")]) == 2
+    assert main([str(tmp_path)]) == 2  # a folder without annotations.json
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error: ") for line in err)
+    (tmp_path / "annotations.json").write_text("{not json")
+    assert main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
