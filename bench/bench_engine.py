@@ -7,16 +7,19 @@ Compared on the same machine in one run, interleaved (each frame goes through ev
 turn, so load changes on a shared machine hit all alike):
 - MediaPipe Hands (mp.solutions, video mode, model_complexity 1 "full" and 0 "lite"),
   max_num_hands = number of hands in the stream;
-- the engine (detection + tracking + crops + backend + metric fit + filter) with onnxruntime at
-  128 px and 96 px crops, and with eager torch at 128 px (all with the kinematic fit, the
-  default), and onnxruntime at 128 px with --no-anatomy;
+- the engine (MediaPipe's landmarks on every frame + crops + backend + metric fit + filter: the
+  default pipeline) with onnxruntime at 128 px and 96 px crops, and with eager torch at 128 px
+  (all with the kinematic fit, the default); onnxruntime at 128 px with --no-anatomy, with
+  --fuse 2d (no RGB encoder) and with --tracking flow (the detector every few frames, optical
+  flow in between);
 - the backend alone (ResNet-18 encoder + pose decoder) on a batch of 1 and 2 crops.
 Reported per pipeline: median and p95 wall ms per frame, the ratio to MediaPipe full, and the
 mean CPU ms per frame of the whole process (all threads; less sensitive to other programs on a
 shared machine than wall time).
-Without --checkpoint the network has random weights (same cost as a trained one); so that the
-tracking behaves as with a trained network, the pose fed to the tracker is the demo's ground
-truth (the backend still runs on every crop and is timed). Prints a markdown table.
+The network has random weights and the bundled model's layout (RGB and 2D experts; same cost
+as a trained one); so that the tracking behaves as with a trained network, the pose fed to the
+tracker is the demo's ground truth (the backend still runs on every crop and is timed). Prints
+a markdown table.
 """
 
 from __future__ import annotations
@@ -65,11 +68,12 @@ class MediaPipePipeline:
 
 
 class EnginePipeline:
-    def __init__(self, src, hands: int, checkpoint: Path, kind: str, anatomy: bool = True):
+    def __init__(self, src, hands: int, checkpoint: Path, kind: str, anatomy: bool = True,
+                 tracking: str = "landmarks", fuse: str | None = None):
         cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands),
                            backend=BackendConfig(kind=kind, checkpoint=str(checkpoint),
                                                  device="cpu", max_batch=hands),
-                           tracker=TrackerConfig(max_hands=hands))
+                           tracker=TrackerConfig(mode=tracking, max_hands=hands), fuse=fuse)
         if not anatomy:
             cfg.anatomy = None
         self.engine = Engine(cfg, source=src, estimator=GroundTruthPoseEstimator)
@@ -121,7 +125,8 @@ def make_models(tmp: Path) -> dict[int, Path]:
     out = {}
     for crop in (128, 96):
         ckpt = save_inference_checkpoint(tmp / f"r{crop}.pt",
-                                         build_hand_pose_net(NetConfig(crop_size=crop)))
+                                         build_hand_pose_net(NetConfig(crop_size=crop),
+                                                             with_heat=True))
         export_onnx(ckpt)
         out[crop] = ckpt
     return out
@@ -152,6 +157,10 @@ def main() -> None:
             pipes[f"engine {kind} {crop}px"] = EnginePipeline(src, hands, models[crop], kind)
         pipes["engine onnxruntime 128px --no-anatomy"] = EnginePipeline(
             src, hands, models[128], "onnxruntime", anatomy=False)
+        pipes["engine onnxruntime 128px --fuse 2d"] = EnginePipeline(
+            src, hands, models[128], "onnxruntime", fuse="2d")
+        pipes["engine onnxruntime 128px --tracking flow"] = EnginePipeline(
+            src, hands, models[128], "onnxruntime", tracking="flow")
         try:
             res = run_interleaved(frames, pipes)
         finally:

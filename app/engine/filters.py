@@ -22,7 +22,8 @@ class FilterConfig:
     d_cutoff_hz: cutoff of the speed estimate."""
 
     enabled: bool = option(True, "turn the One Euro filter off", flag="smoothing")
-    min_cutoff_hz: float = option(1.5, "One Euro min cutoff (Hz)", flag="min-cutoff",
+    min_cutoff_hz: float = option(0.7, "One Euro min cutoff (Hz; default {default:g})",
+                                  flag="min-cutoff",
                                   what="a cutoff frequency in Hz (above 0)", gt=0.0)
     beta: float = option(30.0, "One Euro beta (1/m)", what="a One Euro beta (1/m, 0 or more)",
                          ge=0.0)

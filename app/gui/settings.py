@@ -37,7 +37,7 @@ class PanelSettings:
     video_path: str = ""
     backend: str = "auto"
     max_hands: int = 2
-    smoothing: float = 0.5
+    smoothing: float = 0.75
     record_dir: str = str(Path.home() / "handtrack-sessions")
     osc_enabled: bool = False
     osc_host: str = "127.0.0.1"

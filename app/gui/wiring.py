@@ -17,7 +17,7 @@ from app.gui.settings import PanelSettings
 from app.sinks import OscConfig, OscSink, Recorder, recorder_config
 
 # Smoothing strength s in (0, 1] -> One Euro min cutoff, log-spaced from light to heavy smoothing
-# (s = 0.5 gives about the engine's default of 1.5 Hz); s = 0 switches the filter off.
+# (s = 0.75 gives about the engine's default of 0.7 Hz); s = 0 switches the filter off.
 LIGHT_CUTOFF_HZ, HEAVY_CUTOFF_HZ = 8.0, 0.3
 MAX_HANDS = 2  # the engine tracks one or two hands
 

@@ -60,8 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = p.add_argument_group("tracking and 3D (as handtrack's)")
     add_flags(t, TrackerConfig, DetectorConfig, MetricConfig, LandmarkFusionConfig)
     t.add_argument("--no-anatomy", action="store_true", help="no kinematic fit")
-    t.add_argument("--no-smoothing", action="store_true",
-                   help="clips: turn the One Euro filter off")
+    add_flags(t, FilterConfig)
     o = p.add_argument_group("output")
     o.add_argument("--max-samples", type=number(int, "a count (0 = all)", lambda v: v >= 0,
                                                 "--max-samples 50"), default=0,
@@ -72,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def engine_config(args: argparse.Namespace, source: SourceConfig) -> EngineConfig:
-    filt = FilterConfig(enabled=not args.no_smoothing)
+    filt = from_args(args, FilterConfig)
     return EngineConfig(source=source, detector=from_args(args, DetectorConfig),
                         tracker=from_args(args, TrackerConfig),
                         backend=from_args(args, BackendConfig, max_batch=args.hands),

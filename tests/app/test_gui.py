@@ -571,9 +571,9 @@ def test_command_line_maps_onto_panel_and_engine(tmp_path):
     panel = panel_from_cli(saved, config_from_args(args), **window_choices(args))
     assert panel.source == "camera" and panel.camera == 0
 
-    cutoffs = [smoothing_cutoff_hz(s) for s in (0.01, 0.5, 1.0)]
+    cutoffs = [smoothing_cutoff_hz(s) for s in (0.01, 0.75, 1.0)]
     assert cutoffs == sorted(cutoffs, reverse=True)  # stronger smoothing, lower cutoff
-    assert 1.0 < cutoffs[1] < 2.5  # about the engine's default in the middle
+    assert 0.5 < cutoffs[1] < 1.0  # about the engine's default (0.7 Hz) at the default 0.75
 
 
 def test_overlay_reads_out_the_gesture(qapp):
