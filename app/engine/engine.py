@@ -347,13 +347,17 @@ class Engine:
 
     # ------------------------------------------------------------------ one frame
     def process(self, rgb: np.ndarray, capture_time: float | None = None, frame_id: int = 0,
-                truth: list[TruthHand] | None = None) -> FrameResult:
+                truth: list[TruthHand] | None = None,
+                clock_s: float | None = None) -> FrameResult:
         """Run detection/tracking, the hand estimation and the filter on one frame, and with
         the demo's ground truth (truth) score the result against it. rgb: (H, W, 3) uint8.
-        Returns the FrameResult (timings in ms per stage)."""
+        clock_s: the frame's time in its source (a video's timestamp), the clock of the filter
+        and the gestures; None = capture_time (a camera's frames). Returns the FrameResult
+        (timings in ms per stage)."""
         self.apply_settings()
         t_start = time.perf_counter()
         capture_time = time.time() if capture_time is None else capture_time
+        clock = capture_time if clock_s is None else clock_s
         h, w = rgb.shape[:2]
         K = self.intrinsics((w, h))
         timings: dict[str, float] = {}
@@ -368,14 +372,14 @@ class Engine:
         self.tracker.remember(rgb)  # the flow window for the next frame
         timings["track"] += (time.perf_counter() - t0) * 1e3
         t0 = time.perf_counter()
-        self._smooth(hands, capture_time)
+        self._smooth(hands, clock)
         timings["filter"] = (time.perf_counter() - t0) * 1e3
         t0 = time.perf_counter()
         self.rigs.apply(hands)  # joint rotations; joints_m becomes their forward kinematics
         timings["rig"] = (time.perf_counter() - t0) * 1e3
         if self.gestures.config.enabled:
             t0 = time.perf_counter()
-            self.gestures.update(hands, capture_time, self.source.mirrored)
+            self.gestures.update(hands, clock, self.source.mirrored)
             timings["gestures"] = (time.perf_counter() - t0) * 1e3
         timings["total"] = (time.perf_counter() - t_start) * 1e3
 
@@ -466,7 +470,9 @@ class Engine:
         if frame.rgb is None:
             self.stats.skipped += 1
             return None
-        result = self.process(frame.rgb, frame.capture_time, frame_id, frame.truth)
+        # a file's own timestamps pace the filter, whatever the processing speed
+        clock = frame.origin.time_s if frame.origin is not None else None
+        result = self.process(frame.rgb, frame.capture_time, frame_id, frame.truth, clock)
         result.origin = frame.origin
         if self.config.source.kind != "replay":  # replay keeps recorded times
             result.timings_ms["latency"] = (time.time() - frame.capture_time) * 1e3

@@ -28,7 +28,7 @@ class FilterConfig:
     beta: float = option(30.0, "One Euro beta (1/m)", what="a One Euro beta (1/m, 0 or more)",
                          ge=0.0)
     min_cutoff_px_hz: float = 1.5
-    beta_px: float = 0.05
+    beta_px: float = 0.5
     d_cutoff_hz: float = 1.0
 
 

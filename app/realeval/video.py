@@ -36,6 +36,21 @@ def _accelerations_mm(track: list[tuple[int, np.ndarray]]) -> list[np.ndarray]:
     return out
 
 
+def _matched_errors_px(dets, hands) -> list[float]:
+    """Mean 2D distances (px) of the one-to-one pairs of reference detections and engine hands,
+    greedy by distance; a pair counts under half the reference hand's 2D extent."""
+    pairs = sorted((float(np.linalg.norm(h.uv_px - d.uv_px, axis=1).mean()), i, j)
+                   for i, d in enumerate(dets) for j, h in enumerate(hands))
+    used_d, used_h, out = set(), set(), []
+    for e, i, j in pairs:
+        if i in used_d or j in used_h or e >= 0.5 * float(np.ptp(dets[i].uv_px, axis=0).max()):
+            continue
+        used_d.add(i)
+        used_h.add(j)
+        out.append(e)
+    return out
+
+
 def _median(parts: list[np.ndarray]) -> float:
     return float(np.median(np.concatenate(parts))) if parts else float("nan")
 
@@ -68,17 +83,10 @@ def evaluate_video(engine: Engine, path: Path, max_frames: int = 0,
             dets = reference.process(rgb, engine.source.mirrored)
             if dets and dets[0].world_m is not None:
                 ref_world.append((f, dets[0].world_m))
-            for d in dets:
-                ref_hands += 1
-                extent = float(np.ptp(d.uv_px, axis=0).max())
-                best = min(result.hands, default=None,
-                           key=lambda h: float(np.linalg.norm(h.uv_px - d.uv_px, axis=1).mean()))
-                if best is None:
-                    continue
-                e = float(np.linalg.norm(best.uv_px - d.uv_px, axis=1).mean())
-                if e < 0.5 * extent:
-                    covered += 1
-                    errs.append(e)
+            ref_hands += len(dets)
+            for e in _matched_errors_px(dets, result.hands):
+                covered += 1
+                errs.append(e)
             for h in result.hands:
                 ids.add(h.hand_id)
                 j = np.asarray(h.joints_m, np.float64)

@@ -185,8 +185,10 @@ class ClipFrames(Source):
 
 
 def test_thumbs_up_on_the_real_clip():
-    """The real engine on the thumbs-up part of MediaPipe's test clip (frames 95-154, every
-    second one), fed to Engine.process from memory."""
+    """The real engine (default settings: MediaPipe's landmarks on every frame) on MediaPipe's
+    test clip from its first frame, fed to Engine.process from memory; the thumbs-up part is
+    frames 95-154. (Started at frame 95, MediaPipe's own video-mode tracking labels the thumb
+    as the index finger on most of those frames; from the clip's start it does not.)"""
     if not CLIP.exists():
         print(f"skipped: {CLIP} not found (the shared real-hands folder is absent)")
         pytest.skip(f"{CLIP} not found")
@@ -195,21 +197,20 @@ def test_thumbs_up_on_the_real_clip():
 
     cap = cv2.VideoCapture(str(CLIP))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 95)
     frames = []
-    for k in range(95, 155):
+    for k in range(155):
         ok, bgr = cap.read()
         assert ok, f"{CLIP}: frame {k} cannot be read"
-        if k % 2 == 1:
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     cap.release()
     config = EngineConfig(source=SourceConfig(kind="video", path=str(CLIP), realtime=False))
     gestures = []
-    with Engine(config, source=ClipFrames(frames, fps / 2)) as engine:
+    with Engine(config, source=ClipFrames(frames, fps)) as engine:
         for i, rgb in enumerate(frames):
-            result = engine.process(rgb, capture_time=1_700_000_000.0 + 2 * i / fps, frame_id=i)
-            gestures += [h.interaction.gesture for h in result.hands]
+            result = engine.process(rgb, capture_time=1_700_000_000.0 + i / fps, frame_id=i)
+            if i >= 95:
+                gestures += [h.interaction.gesture for h in result.hands]
     share = gestures.count("thumbs_up") / max(len(gestures), 1)
     print(f"thumbs_up in {share:.0%} of {len(gestures)} hand-frames")
-    assert len(gestures) >= 10
+    assert len(gestures) >= 50
     assert share > 0.5
