@@ -15,12 +15,13 @@ fits the root translation to the landmarks (app.engine.rootfit.fit_root) and rep
 - bends_ok: all hinge joints (thumb IP, PIP, DIP) bend no more than the generator's flexion
   limits plus --angle-tol;
 first for the network's decoded pose, then (unless --no-fit) for the kinematic hand fitted to it
-(model.anatomy.fit_hand: the generator's hand, its joint limits and shape range; plausible by
-construction, so read it with `moved_mm`, how far the fit moved the joints on average, and with
-the fitted pose's reprojection error). It writes one overlay PNG per photo (MediaPipe landmarks
-as dots, the reprojected joints -- fitted unless --no-fit -- as a skeleton), results.md and
-results.json. It runs with any checkpoint: numbers from an untrained
-one are meaningless.
+blended with MediaPipe's world landmarks as the engine does (--world-weight, default the engine's;
+app/engine/landmarks3d.py) (model.anatomy.fit_hand: the generator's hand, its joint limits and shape
+range; plausible by construction, so read it with `moved_mm`, how far the fit moved the joints on
+average, and with the fitted pose's reprojection error). It writes one overlay PNG per photo
+(MediaPipe landmarks as dots, the reprojected joints -- fitted unless --no-fit -- as a skeleton),
+results.md and results.json. It runs with any checkpoint: numbers from an untrained one are
+meaningless.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from app.engine.crops import fast_crop_camera
 from app.engine.detect import DetectorConfig, MediaPipeDetector
 from app.engine.errors import EngineError
 from app.engine.intrinsics import load_camera_intrinsics
+from app.engine.landmarks3d import LandmarkFusionConfig, blend_target, world_unit
 from app.engine.rootfit import DEFAULT_HAND_SIZE_M, fit_root, project_px
 from app.engine.tracking import keypoint_box
 from model.anatomy import FitConfig, fit_hand, plausibility
@@ -83,10 +85,11 @@ def _reproj_rel(uv: np.ndarray | None, d, box_size: float) -> float | None:
 def run(images: Path, checkpoint: Path, out: Path, fuse: str | None = None,
         hfov_deg: float = 60.0, box_margin: float = 1.4, bone_tol: float = 0.25,
         angle_tol_rad: float = 0.15, hand_size_m: float = DEFAULT_HAND_SIZE_M,
-        fit: FitConfig | None = DEFAULT_FIT) -> list[dict]:
+        fit: FitConfig | None = DEFAULT_FIT,
+        world_weight: float = LandmarkFusionConfig.world_weight) -> list[dict]:
     """Process every image in `images`; returns one dict per hand found (see module doc).
-    fit: the kinematic fit (model.anatomy) applied to the decoded pose, None to report the
-    network's pose alone."""
+    fit: the kinematic fit (model.anatomy) applied to the decoded pose blended with
+    MediaPipe's world landmarks (world_weight), None to report the network's pose alone."""
     if not images.is_dir():
         raise EngineError(f"--images {images} is not a folder; pass a folder of photos")
     files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -131,7 +134,9 @@ def run(images: Path, checkpoint: Path, out: Path, fuse: str | None = None,
                        **plausibility(pose, bone_tol, angle_tol_rad)}
                 uv = raw_uv
                 if fit is not None:
-                    f = fit_hand(pose, int(d.side), fit)
+                    target = blend_target(pose, world_unit(d.world_m, cam.R),
+                                          world_weight * d.inside)
+                    f = fit_hand(target, int(d.side), fit)
                     uv = _reproject(f.joints, d, cam, K, hand_size_m)
                     row["fit"] = {"reproj_rel": _reproj_rel(uv, d, box.size),
                                   "moved_mm": float(f.displacement.mean() * hand_size_m * 1e3),
@@ -207,10 +212,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="allowed bend beyond the generator's limits, radians (0.15)")
     p.add_argument("--no-fit", action="store_true",
                    help="report the network's pose only, without the kinematic fit")
+    p.add_argument("--world-weight", type=float, default=LandmarkFusionConfig.world_weight,
+                   help="share of MediaPipe's world landmarks in the fitted hand (default "
+                        f"{LandmarkFusionConfig.world_weight:g}, the engine's)")
     a = p.parse_args(argv)
     try:
         rows = run(a.images, a.checkpoint, a.out, a.fuse, a.hfov, bone_tol=a.bone_tol,
-                   angle_tol_rad=a.angle_tol, fit=None if a.no_fit else DEFAULT_FIT)
+                   angle_tol_rad=a.angle_tol, fit=None if a.no_fit else DEFAULT_FIT,
+                   world_weight=a.world_weight)
     except EngineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
