@@ -24,7 +24,7 @@ import numpy as np
 from app.engine.backends import Backend, BackendOutput
 from app.engine.crops import fast_crop_camera, k_inverse
 from app.engine.errors import EngineError
-from app.engine.landmarks3d import LandmarkFusionConfig, blend_target, world_unit
+from app.engine.landmarks3d import LandmarkFusionConfig, blend_target, snap_to_rays, world_unit
 from app.engine.rootfit import MetricConfig, RootFit, fit_root, project_px
 from app.engine.sources import SourceFrame
 from app.engine.tracking import Track
@@ -232,10 +232,23 @@ class HandEstimator:
             fit_a = fit_root(rel, uv_crop, cam.K_virtual, obs_w, config=self.metric)
             if fit_a.ok:
                 fit, joints_m = fit_a, (rel + fit_a.t_m) @ cam.R.T
+                if lm.snap_2d and track.detected and np.all(joints_m[:, 2] > 0):
+                    joints_m = self._snapped(joints_m, obs_uv, K, track, mirrored, fits)
             t_fit = time.perf_counter() - t1
         if cloud_m is not None:
             cloud_m = (cloud_m + fit.t_m) @ cam.R.T
         return HandEstimate(track, joints_m, cloud_m, fit), t_fit
+
+    def _snapped(self, joints_m: np.ndarray, uv_px: np.ndarray, K: np.ndarray, track: Track,
+                 mirrored: bool, fits: dict[int, HandFit]) -> np.ndarray:
+        """The placed hand (21, 3) camera frame refined with the 2D landmarks uv_px (21, 2):
+        joints onto their landmarks' rays (depth kept), the kinematic hand fitted again (from
+        this frame's fit, its shape kept); the refit becomes the track's warm start."""
+        side = 1 - track.side if mirrored else track.side
+        f = fit_hand(snap_to_rays(joints_m, uv_px, K), side, self.anatomy,
+                     init=fits[track.hand_id])
+        fits[track.hand_id] = f
+        return f.joints
 
     def _anatomical(self, pose: np.ndarray, cloud_m: np.ndarray | None, track: Track,
                     mirrored: bool) -> tuple[np.ndarray, np.ndarray | None, HandFit]:

@@ -13,6 +13,10 @@ weighted squared distances differs from the distance to the mean only by a const
     target = blend_target(pose_unit, world_unit(track.world_m, cam.R, cfg.world_frame),
                           cfg.world_weight * track.inside)       # (21, 3) normalised
 
+Then (snap_2d) the placed 3D hand is refined with the 2D landmarks, which are more precise than
+any of the 3D estimates: each joint moves onto the camera ray through its landmark, keeping its
+depth, and the kinematic hand is fitted again to the moved joints (snap_to_rays).
+
 The weights were chosen by measurement on real hands (docs/results.md, handtrack-eval-real).
 """
 
@@ -35,7 +39,9 @@ class LandmarkFusionConfig:
     fraction of its landmarks inside the image. rgb_weight: the RGB expert's precision scale in
     the product of experts when the 2D expert runs (1 = as trained; lower trusts the 2D
     landmarks more). world_frame: the frame MediaPipe's world landmarks are read in ("crop": the
-    viewpoint-corrected crop camera, "camera": the camera's)."""
+    viewpoint-corrected crop camera, "camera": the camera's). snap_2d: refine the placed hand
+    with this frame's 2D landmarks (each joint onto its landmark's ray at its depth, then the
+    kinematic fit again); needs the kinematic fit and landmarks of this frame."""
 
     world_weight: float = option(1.0, "share of MediaPipe's world landmarks in the 3D hand "
                                  "(0 = the network alone, 1 = MediaPipe's alone; default "
@@ -45,6 +51,10 @@ class LandmarkFusionConfig:
     world_frame: str = option("crop", "the frame MediaPipe's world landmarks are read in: the "
                               "viewpoint-corrected crop's camera, or the camera's (default "
                               "{default})", choices=WORLD_FRAMES)
+
+    snap_2d: bool = option(True, "do not refine the 3D hand with the 2D landmarks (each joint "
+                           "onto its landmark's camera ray, then the kinematic fit again)",
+                           flag="snap-2d")
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.world_weight <= 1.0:
@@ -71,6 +81,16 @@ def world_unit(world_m: np.ndarray | None, R: np.ndarray, frame: str = "crop") -
     if not scale > 1e-6:
         return None
     return (w - w[ROOT]) / scale
+
+
+def snap_to_rays(joints_m: np.ndarray, uv_px: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(21, 3) camera-frame joints (metres) moved onto the rays of their (21, 2) pixel landmarks
+    through K (3, 3), each at its own depth: x, y from the landmark, z kept."""
+    z = np.asarray(joints_m, np.float64)[:, 2]
+    uv = np.asarray(uv_px, np.float64)
+    x = (uv[:, 0] - K[0, 2]) * z / K[0, 0]
+    y = (uv[:, 1] - K[1, 2]) * z / K[1, 1]
+    return np.stack([x, y, z], axis=1)
 
 
 def blend_target(pose_unit: np.ndarray, world: np.ndarray | None, weight: float) -> np.ndarray:

@@ -84,3 +84,14 @@ def test_the_world_landmarks_shape_the_hand_and_bad_ones_are_ignored():
     joints_half, _, _ = _estimate(world, inside=0.5)  # half the hand outside: weighted down
     e_half = _shape_error(joints_half, truth)
     assert _shape_error(joints_w, truth) < e_half < _shape_error(joints_net, truth)
+
+
+def test_snapped_joints_lie_on_their_landmarks_rays_at_their_depth():
+    from app.engine.landmarks3d import snap_to_rays
+
+    K = intrinsics_from_fov(640, 480, 60.0)
+    joints = _hand_m(2)
+    uv = project(joints, K) + np.random.default_rng(0).normal(0, 3.0, (21, 2))
+    snapped = snap_to_rays(joints, uv, K)
+    np.testing.assert_allclose(project(snapped, K), uv, atol=1e-9)
+    np.testing.assert_allclose(snapped[:, 2], joints[:, 2])
