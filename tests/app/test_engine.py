@@ -53,14 +53,15 @@ def make_checkpoint(path: Path, crop: int) -> Path:
 
 def demo_config(checkpoint, hands: int, frames: int, tracking: str = "landmarks",
                 **source) -> EngineConfig:
-    """The demo through the torch backend. MediaPipe's world landmarks stay out of the 3D hand
-    (world_weight 0): these tests follow the network's pose (the oracle stands in for it)."""
+    """The demo through the torch backend. MediaPipe's world landmarks and the refinement with
+    its 2D landmarks stay out of the 3D hand: these tests follow the network's pose (the oracle
+    stands in for it)."""
     return EngineConfig(
         source=SourceConfig(kind="demo", demo_hands=hands, demo_frames=frames, realtime=False,
                             **source),
         backend=BackendConfig(kind="torch", checkpoint=str(checkpoint), device="cpu"),
         tracker=TrackerConfig(mode=tracking, max_hands=hands),
-        landmarks=LandmarkFusionConfig(world_weight=0.0))
+        landmarks=LandmarkFusionConfig(world_weight=0.0, snap_2d=False))
 
 
 def test_engine_import_does_not_import_qt():
