@@ -20,9 +20,11 @@
   --batch crops (fused checkpoints: the same four inputs as the ONNX graph); built only where
   CUDA and torch-tensorrt exist (TensorRT engines are specific to the GPU they were built on, so
   build it on the machine that runs it).
-Both carry "weights_sha256", the hash of the checkpoint's weights (model/checkpoint.py), in the
-"handtrack" metadata entry / the sidecar: the app (`--backend auto`) loads what it finds next to
-the checkpoint only when that hash matches the checkpoint's.
+Both carry "weights_sha256", the hash of the checkpoint's weights, and "checkpoint_sha256", the
+hash of the checkpoint file's bytes (model/checkpoint.py), in the "handtrack" metadata entry /
+the sidecar: the app (`--backend auto`) loads what it finds next to the checkpoint only when it
+was made from that checkpoint (the file hash matches, checked without PyTorch; or else the
+weights hash does).
 Every file is written to a temporary file in its folder and renamed over the old one once
 complete, so a failed export (disk full, Ctrl-C) leaves the previous file or none, never half a
 file.
@@ -50,6 +52,7 @@ from app.engine.errors import EngineError
 from model.checkpoint import (
     ONNX_METADATA_KEY,
     ModelInfo,
+    file_sha256,
     load_inference,
     onnx_path_of,
     sidecar_path_of,
@@ -58,11 +61,15 @@ from model.checkpoint import (
 
 
 def _load(checkpoint: Path, with_cloud: bool):
-    """(net, meta, ModelInfo) of a checkpoint (load_inference); a missing or unusable file is
-    an EngineError."""
+    """(net, meta, ModelInfo) of a checkpoint (load_inference; the info with the file's
+    checkpoint_sha256); a missing or unusable file is an EngineError."""
     with checkpoint_errors(checkpoint):
+        # hashed before it is read: should the file change in between, the recorded file hash
+        # is that of another file than the weights came from, and the app then compares the
+        # weights hash (never the reverse, a new file's hash on the old weights)
+        file_hash = file_sha256(checkpoint)
         net, meta = load_inference(checkpoint, with_cloud=with_cloud)
-    return net, meta, ModelInfo.from_meta(meta, checkpoint)
+    return net, meta, replace(ModelInfo.from_meta(meta, checkpoint), checkpoint_sha256=file_hash)
 
 
 WEIGHT_MODES = ("auto", "fp32", "fp16")

@@ -8,7 +8,13 @@ A checkpoint is a `torch.save` dict readable with `torch.load(..., weights_only=
 
 The identity of a checkpoint's network is `checkpoint_weights_sha256(path)` (its weights, config
 and data dict); exported artefacts (app/export.py) carry it so that the app never runs one made
-from other weights.
+from other weights. They also carry `file_sha256(path)`, the hash of the checkpoint file's bytes,
+which needs no PyTorch: the same bytes are the same weights, so an artefact whose recorded file
+hash matches is checked without reading the checkpoint as a torch file.
+
+torch is imported inside the functions that read, write or build networks, so the artefact
+descriptions (ModelInfo, the paths, file_sha256) are available without it (the onnxruntime
+backend runs without PyTorch).
 
 Exported artefacts sit next to the checkpoint: NAME.pt -> NAME.onnx (onnx_path_of), NAME.trt.ep
 (tensorrt_path_of) and its JSON sidecar NAME.trt.ep.json (sidecar_path_of). Each describes its
@@ -27,11 +33,14 @@ import warnings
 import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from model.inference import HandPoseNet
 from model.net_config import NetConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from model.pose_net import HandPoseNet
 
 FORMAT = "handtrack-ckpt-1"
 REQUIRED_KEYS = ("format", "strategy", "config", "data", "state_dict", "metrics")
@@ -46,6 +55,8 @@ def save_checkpoint(path: str | Path, *, strategy: str, config: NetConfig | dict
     """Write a checkpoint atomically (temporary file + rename, so an interrupted save never
     leaves a half-written file). `extra` keys (train config, optimizer state...) are stored too.
     Returns the path."""
+    import torch
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg = asdict(config) if isinstance(config, NetConfig) else dict(config)
@@ -82,15 +93,21 @@ def _load_error(path: Path, e: Exception) -> CheckpointError:
                            "from, or train again with handtrack-train")
 
 
+def _check_exists(path: Path) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; pass the .pt file written "
+                                "by handtrack-train (e.g. runs/NAME/last.pt)")
+
+
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
                     mmap: bool = False) -> dict:
     """Read and validate a checkpoint dict (torch.load with weights_only=True). mmap: map the
     tensors from the file instead of reading them (faster when only a few are used, or for
     hashing). Raises FileNotFoundError / CheckpointError with a one-line reason and the fix."""
+    import torch
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; pass the .pt file written "
-                                "by handtrack-train (e.g. runs/NAME/last.pt)")
+    _check_exists(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. the unpickler's note on the pickle protocol
@@ -121,6 +138,8 @@ def weights_sha256(state_dict: dict, config: dict | None = None, data: dict | No
     dict) and data dict (crop size, heat-map size...) it is built and fed with, as JSON (two
     untrained nets can share weights yet take different crops). Independent of metrics,
     optimizer state and device. Reads every byte once: ~30 ms for the 26 MB bundled model."""
+    import torch
+
     h = hashlib.sha256(WEIGHTS_HASH_VERSION.encode())
     for key in sorted(state_dict):
         v = state_dict[key]
@@ -142,6 +161,26 @@ def checkpoint_weights_sha256(path: str | Path) -> str:
     return weights_sha256(ckpt["state_dict"], ckpt["config"], ckpt["data"])
 
 
+FILE_HASH_CHUNK_BYTES = 1 << 20
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 (hex) of a checkpoint file's bytes (hashlib, no PyTorch; ~50 ms for the 26 MB
+    bundled model). Any change to the file (weights, metrics, optimizer state) changes it, so
+    it identifies the exact file an artefact was exported from. Raises FileNotFoundError /
+    CheckpointError like read_checkpoint."""
+    path = Path(path)
+    _check_exists(path)
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(FILE_HASH_CHUNK_BYTES):
+                h.update(chunk)
+    except OSError as e:
+        raise _load_error(path, e) from None
+    return h.hexdigest()
+
+
 def net_config_of(ckpt: dict, path: str | Path = "checkpoint") -> NetConfig:
     try:
         return NetConfig.from_dict(ckpt["config"])
@@ -159,6 +198,10 @@ def load_inference(path: str | Path, with_cloud: bool = False,
     heatmap_size, has_cloud_decoder, has_heat_encoder, fp16_weights (stored as float16, as
     train.shrink_fp16 writes them), weights_sha256 (checkpoint_weights_sha256: the file's whole
     state_dict, config and data), metrics, config, data."""
+    import torch
+
+    from model.pose_net import HandPoseNet
+
     ckpt = read_checkpoint(path, map_location)
     config = net_config_of(ckpt, path)
     state = ckpt["state_dict"]
@@ -237,7 +280,7 @@ def _as_dict(value: object) -> dict:
 _FIELD_TYPES = {"crop_size": int, "batch": int, "precision": str, "strategy": str,
                 "latent_dim": int, "cloud_points": int, "checkpoint": str, "metrics": _as_dict,
                 "heatmap_size": int, "fused": bool, "heatmap_sigma_px": float,
-                "weights_sha256": str}
+                "weights_sha256": str, "checkpoint_sha256": str}
 
 
 @dataclass
@@ -248,8 +291,9 @@ class ModelInfo:
     checkpoint it was exported from; heatmap_size: M of the heat-map input; fused: the graph has
     the 2D expert's inputs (heat, heat_weight, rgb_weight); heatmap_sigma_px: the Gaussian sigma
     the 2D expert was trained with; weights_sha256: checkpoint_weights_sha256 of that checkpoint
-    (None: exported before artefacts carried it). ONNX only: latent_dim, cloud_points (0: no
-    cloud output), metrics. TensorRT only: batch (the engine's fixed batch), precision.
+    (None: exported before artefacts carried it); checkpoint_sha256: file_sha256 of that
+    checkpoint file (None: likewise). ONNX only: latent_dim, cloud_points (0: no cloud output),
+    metrics. TensorRT only: batch (the engine's fixed batch), precision.
 
     None = not recorded: left out of to_dict, so each artefact keeps its own keys. The field
     order is the key order of the written JSON."""
@@ -266,6 +310,7 @@ class ModelInfo:
     fused: bool = False
     heatmap_sigma_px: float = 2.0
     weights_sha256: str | None = None
+    checkpoint_sha256: str | None = None
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict of the recorded fields."""

@@ -18,10 +18,18 @@ or both. Without heat the result is the RGB expert's, as for every other model.
 Artefacts sit next to the checkpoint: NAME.pt, NAME.onnx, NAME.trt.ep (model.checkpoint's
 onnx_path_of / tensorrt_path_of). Each describes its network with a model.checkpoint.ModelInfo
 (ONNX: the "handtrack" metadata entry, TensorRT: the JSON sidecar; the torch backend makes one
-from the checkpoint), read here with ModelInfo.from_dict. Its weights_sha256, the hash of the
-checkpoint the artefact was exported from, is checked against the checkpoint when it is opened:
-"auto" skips an artefact made from other weights (or one without the hash) with a warning, an
-explicit --backend onnxruntime / tensorrt refuses it.
+from the checkpoint), read here with ModelInfo.from_dict. When an artefact is opened it is
+checked against the checkpoint (CheckpointIdentity, check_made_from): its checkpoint_sha256, the
+hash of the bytes of the checkpoint file it was exported from, equal to the checkpoint's own
+(hashlib, no PyTorch) accepts it at once; otherwise its weights_sha256, the hash of the weights
+it was exported from, must equal the checkpoint's (this reads the checkpoint with PyTorch, e.g.
+after the checkpoint was saved again with only its metrics changed). "auto" skips an artefact
+made from other weights (or one without the hashes) with a warning, an explicit --backend
+onnxruntime / tensorrt refuses it.
+
+torch is imported only by the torch and TensorRT backends and by that second check: the
+onnxruntime backend with a model exported from the checkpoint file as it is runs without
+PyTorch.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +51,7 @@ from model.checkpoint import (
     CheckpointError,
     ModelInfo,
     checkpoint_weights_sha256,
+    file_sha256,
     load_inference,
     onnx_path_of,
     sidecar_path_of,
@@ -135,12 +145,18 @@ def _threads(n: int) -> int:
 
 class StaleArtefactError(EngineError):
     """An exported artefact that was not made from the checkpoint's weights (or carries no
-    weights hash). reason: what is wrong; fix: how to fix it."""
+    weights hash). found / expected: the artefact's and the checkpoint's weights_sha256
+    (expected None: the checkpoint's weights could not be read because PyTorch is missing).
+    reason: what is wrong; fix: how to fix it."""
 
-    def __init__(self, artefact: Path, found: str | None, checkpoint: Path, expected: str):
+    def __init__(self, artefact: Path, found: str | None, checkpoint: Path,
+                 expected: str | None):
         if not found:
             self.reason = (f"{artefact} carries no weights hash (exported by an older "
                            f"handtrack-export), so nothing shows it was made from {checkpoint}")
+        elif expected is None:
+            self.reason = (f"{artefact} was exported from another file than {checkpoint}, and "
+                           "without PyTorch the weights of the two cannot be compared")
         else:
             self.reason = (f"{artefact} was exported from other weights than {checkpoint} "
                            f"(weights hash {found[:12]}, checkpoint {expected[:12]})")
@@ -148,12 +164,38 @@ class StaleArtefactError(EngineError):
         super().__init__(f"{self.reason}; {self.fix}, or use --backend torch")
 
 
-def check_made_from(artefact: Path, found: str | None,
-                    made_from: tuple[Path, str] | None) -> None:
-    """Raise StaleArtefactError unless the artefact's weights hash `found` equals the
-    checkpoint's; made_from = (checkpoint, its weights_sha256), None = no check."""
-    if made_from is not None and found != made_from[1]:
-        raise StaleArtefactError(artefact, found, *made_from)
+class CheckpointIdentity:
+    """The checkpoint an artefact has to be made from, hashed only as far as a check needs:
+    file_sha256, the sha256 of its bytes (hashlib; read on creation, so a missing or unreadable
+    checkpoint is an EngineError at once), and weights_sha256, its checkpoint_weights_sha256
+    (read with PyTorch on first use; None when PyTorch is not installed)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        with checkpoint_errors(self.path):
+            self.file_sha256 = file_sha256(self.path)
+
+    @cached_property
+    def weights_sha256(self) -> str | None:
+        with checkpoint_errors(self.path):
+            try:
+                return checkpoint_weights_sha256(self.path)
+            except ImportError:  # no torch to read the checkpoint file with
+                return None
+
+
+def check_made_from(artefact: Path, info: ModelInfo,
+                    made_from: CheckpointIdentity | None) -> None:
+    """Raise StaleArtefactError unless the artefact that `info` describes was exported from the
+    checkpoint: the same file bytes (info.checkpoint_sha256), or else the same weights
+    (info.weights_sha256; this reads the checkpoint with PyTorch). None = no check."""
+    if made_from is None or info.checkpoint_sha256 == made_from.file_sha256:
+        return
+    if not info.weights_sha256:
+        raise StaleArtefactError(artefact, None, made_from.path, None)
+    expected = made_from.weights_sha256
+    if info.weights_sha256 != expected:
+        raise StaleArtefactError(artefact, info.weights_sha256, made_from.path, expected)
 
 
 class Backend:
@@ -209,7 +251,12 @@ class TorchBackend(Backend):
 
     def __init__(self, checkpoint: str | Path, device: str = "auto", threads: int = 0,
                  with_cloud: bool = False):
-        import torch
+        try:
+            import torch
+        except ImportError as e:
+            raise EngineError(f"PyTorch is not installed ({e}); run `pip install torch "
+                              "torchvision`, or use --backend onnxruntime with a model written "
+                              "by handtrack-export") from None
 
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -256,13 +303,14 @@ class TorchBackend(Backend):
 
 
 class OnnxBackend(Backend):
-    """ONNX Runtime on the CPU with full graph optimisation. made_from = (checkpoint, its
-    weights_sha256): refuse (StaleArtefactError) a file exported from other weights."""
+    """ONNX Runtime on the CPU with full graph optimisation. made_from: the checkpoint it must
+    have been exported from (check_made_from): refuse (StaleArtefactError) a file exported from
+    other weights."""
 
     name = "onnxruntime"
 
     def __init__(self, onnx_file: str | Path, threads: int = 0, with_cloud: bool = False,
-                 spin: bool = False, made_from: tuple[Path, str] | None = None):
+                 spin: bool = False, made_from: CheckpointIdentity | None = None):
         try:
             import onnxruntime as ort
         except ImportError as e:
@@ -287,7 +335,7 @@ class OnnxBackend(Backend):
                               "with handtrack-export") from None
         self.info = read_info(path, onnx_meta(self.session))
         self.weights_sha256 = self.info.weights_sha256
-        check_made_from(path, self.weights_sha256, made_from)
+        check_made_from(path, self.info, made_from)
         shape = self.session.get_inputs()[0].shape
         self.crop_size = int(self.info.crop_size or shape[-1])
         self._input = self.session.get_inputs()[0].name
@@ -324,7 +372,7 @@ class TensorRTBackend(Backend):
     name = "tensorrt"
 
     def __init__(self, ep_file: str | Path, max_batch: int = 2,
-                 made_from: tuple[Path, str] | None = None):
+                 made_from: CheckpointIdentity | None = None):
         try:
             import torch
             import torch_tensorrt
@@ -343,7 +391,7 @@ class TensorRTBackend(Backend):
         self.device = "cuda"
         self.info = read_info(path, tensorrt_meta(path))
         self.weights_sha256 = self.info.weights_sha256
-        check_made_from(path, self.weights_sha256, made_from)
+        check_made_from(path, self.info, made_from)
         if self.info.fused and self.info.heatmap_size is None:
             raise EngineError(f"the sidecar {sidecar_path_of(path)} of a fused TensorRT model "
                               "lacks heatmap_size; build it again with handtrack-export "
@@ -398,7 +446,8 @@ def open_backend(config: BackendConfig, checkpoint: Path,
     """Open the backend config.kind names for this checkpoint. "auto" picks the fastest one
     whose artefact exists and was exported from the checkpoint's weights; a stale artefact (or
     one without the weights hash) is skipped with a one-line notice to `warn` (default: a
-    `warning: ...` line on stderr). An explicit onnxruntime / tensorrt refuses a stale
+    `warning: ...` line on stderr); when the torch backend then cannot open either, the
+    EngineError names both reasons. An explicit onnxruntime / tensorrt refuses a stale
     artefact (StaleArtefactError). Raises EngineError with the fix."""
     kind = config.kind
     if kind not in BACKENDS:
@@ -413,12 +462,19 @@ def open_backend(config: BackendConfig, checkpoint: Path,
     stale: list[StaleArtefactError] = []
     for kind in candidates:
         if kind == "torch":
-            backend = TorchBackend(checkpoint, config.device, config.threads, config.with_cloud)
+            try:
+                backend = TorchBackend(checkpoint, config.device, config.threads,
+                                       config.with_cloud)
+            except EngineError as e:
+                if not stale:
+                    raise
+                # why the artefact was skipped, and why torch cannot stand in (e.g. not installed)
+                raise EngineError(f"{stale[0].reason}; {stale[0].fix} (the torch backend cannot "
+                                  f"run instead: {e})") from None
             break
         path = (onnx_path_of if kind == "onnxruntime" else tensorrt_path_of)(checkpoint)
         if made_from is None and path.is_file():  # read once, only when there is a file
-            with checkpoint_errors(checkpoint):
-                made_from = (checkpoint, checkpoint_weights_sha256(checkpoint))
+            made_from = CheckpointIdentity(checkpoint)
         try:
             if kind == "onnxruntime":
                 backend = OnnxBackend(path, config.threads, config.with_cloud, config.spin,

@@ -152,7 +152,8 @@ def test_onnx_copied_from_another_checkpoint_is_not_used(tmp_path):
 
 
 def test_onnx_without_weights_hash_is_not_used(tmp_path):
-    """An ONNX file from an older handtrack-export (no weights_sha256) cannot be matched."""
+    """An ONNX file from an older handtrack-export (no weights_sha256, no checkpoint_sha256)
+    cannot be matched."""
     import json
 
     import onnx
@@ -164,7 +165,7 @@ def test_onnx_without_weights_hash_is_not_used(tmp_path):
     model = onnx.load(str(path))
     entry = next(p for p in model.metadata_props if p.key == "handtrack")
     info = json.loads(entry.value)
-    del info["weights_sha256"]
+    del info["weights_sha256"], info["checkpoint_sha256"]
     entry.value = json.dumps(info)
     onnx.save(model, str(path))
     _assert_stale_handling(ckpt, "carries no weights hash")
@@ -181,6 +182,50 @@ def test_matching_pair_runs_onnxruntime_without_a_warning(tmp_path, capsys):
             assert b.name == "onnxruntime"
             assert b.weights_sha256 == checkpoint_weights_sha256(ckpt)
     assert capsys.readouterr().err == ""
+
+
+def _saved_again_with_other_metrics(ckpt):
+    """Save the checkpoint again at the same path, weights unchanged: other bytes, same net."""
+    from model.checkpoint import read_checkpoint, save_checkpoint
+
+    raw = read_checkpoint(ckpt)
+    raw["metrics"] = {**raw["metrics"], "eval_epe_mm": 12.5}
+    return save_checkpoint(ckpt, **{k: v for k, v in raw.items() if k != "format"})
+
+
+def test_onnx_of_a_checkpoint_saved_again_with_the_same_weights_is_used(tmp_path, capsys):
+    """Another file (its hash differs) with the same weights: the weights hash decides."""
+    from app.export import export_onnx
+    from model.checkpoint import file_sha256
+
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    export_onnx(ckpt)
+    before = file_sha256(ckpt)
+    _saved_again_with_other_metrics(ckpt)
+    assert file_sha256(ckpt) != before
+    with open_backend(BackendConfig(kind="auto", device="cpu"), ckpt) as b:
+        assert b.name == "onnxruntime"
+    assert capsys.readouterr().err == ""
+
+
+def test_without_torch_only_the_same_checkpoint_file_is_matched(tmp_path, monkeypatch):
+    """Without PyTorch the weights of a changed checkpoint file cannot be compared: the artefact
+    counts as stale, with a reason that says so."""
+    import app.engine.backends as backends
+    from app.export import export_onnx
+
+    def no_torch(path):
+        raise ImportError("No module named 'torch'")
+
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    export_onnx(ckpt)
+    monkeypatch.setattr(backends, "checkpoint_weights_sha256", no_torch)
+    with open_backend(BackendConfig(kind="onnxruntime", device="cpu"), ckpt) as b:
+        assert b.name == "onnxruntime"  # the same file: no torch needed
+    _saved_again_with_other_metrics(ckpt)
+    with pytest.raises(EngineError, match="without PyTorch") as e:
+        open_backend(BackendConfig(kind="onnxruntime", device="cpu"), ckpt)
+    assert f"handtrack-export --checkpoint {ckpt}" in str(e.value)
 
 
 def test_auto_warns_on_stderr_by_default(tmp_path, capsys):
@@ -200,19 +245,35 @@ def test_tensorrt_sidecar_hash_is_checked(tmp_path):
     loaded, so this runs without CUDA)."""
     import json
 
-    from app.engine.backends import StaleArtefactError, check_made_from, tensorrt_meta
-    from model.checkpoint import checkpoint_weights_sha256
+    from app.engine.backends import (
+        CheckpointIdentity,
+        StaleArtefactError,
+        check_made_from,
+        read_info,
+        tensorrt_meta,
+    )
+    from model.checkpoint import checkpoint_weights_sha256, file_sha256
 
     ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
-    made_from = (ckpt, checkpoint_weights_sha256(ckpt))
+    made_from = CheckpointIdentity(ckpt)
     ep = tensorrt_path_of(ckpt)
     ep.write_bytes(b"engine")
     assert tensorrt_meta(ep) == {}
+
+    def check():
+        check_made_from(ep, read_info(ep, tensorrt_meta(ep)), made_from)
+
     with pytest.raises(StaleArtefactError, match="no weights hash"):
-        check_made_from(ep, tensorrt_meta(ep).get("weights_sha256"), made_from)
+        check()
     sidecar = ep.with_name(ep.name + ".json")
     sidecar.write_text(json.dumps({"weights_sha256": "0" * 64}))
     with pytest.raises(StaleArtefactError, match="other weights"):
-        check_made_from(ep, tensorrt_meta(ep).get("weights_sha256"), made_from)
-    sidecar.write_text(json.dumps({"weights_sha256": made_from[1]}))
-    check_made_from(ep, tensorrt_meta(ep).get("weights_sha256"), made_from)
+        check()
+    sidecar.write_text(json.dumps({"weights_sha256": "0" * 64, "checkpoint_sha256": "1" * 64}))
+    with pytest.raises(StaleArtefactError, match="other weights"):
+        check()
+    sidecar.write_text(json.dumps({"weights_sha256": checkpoint_weights_sha256(ckpt)}))
+    check()
+    sidecar.write_text(json.dumps({"weights_sha256": "0" * 64,
+                                   "checkpoint_sha256": file_sha256(ckpt)}))
+    check()  # the same file bytes: the weights are not read

@@ -53,13 +53,17 @@ def test_bundled_onnx_was_exported_from_the_bundled_weights(default_checkpoint, 
     import onnx
 
     from app.engine.backends import BackendConfig, open_backend
-    from model.checkpoint import checkpoint_weights_sha256
+    from model.checkpoint import checkpoint_weights_sha256, file_sha256
 
     model = onnx.load(str(onnx_path_of(default_checkpoint)))
     info = json.loads({p.key: p.value for p in model.metadata_props}["handtrack"])
     assert info.get("weights_sha256") == checkpoint_weights_sha256(default_checkpoint), (
         "app/assets/default.onnx is stale: run handtrack-export --checkpoint "
         "app/assets/default.pt")
+    # the file hash lets the default run check the pair without PyTorch
+    assert info.get("checkpoint_sha256") == file_sha256(default_checkpoint), (
+        "app/assets/default.onnx was exported from another default.pt file: run "
+        "handtrack-export --checkpoint app/assets/default.pt")
     with open_backend(BackendConfig(kind="auto", device="cpu"), default_checkpoint) as b:
         assert b.name == "onnxruntime"
     assert capsys.readouterr().err == ""

@@ -100,13 +100,14 @@ def _one_error_line(err: str) -> str:
 
 
 def test_export_carries_the_checkpoint_weights_hash(tmp_path, capsys):
-    from model.checkpoint import checkpoint_weights_sha256
+    from model.checkpoint import checkpoint_weights_sha256, file_sha256
 
     ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
     assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 0
     model = onnx.load(str(tmp_path / "m.onnx"))
     info = json.loads({p.key: p.value for p in model.metadata_props}["handtrack"])
     assert info["weights_sha256"] == checkpoint_weights_sha256(ckpt)
+    assert info["checkpoint_sha256"] == file_sha256(ckpt)  # the file's bytes, checked sans torch
 
 
 def _half_then_enospc():

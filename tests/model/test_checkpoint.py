@@ -13,6 +13,7 @@ from model.checkpoint import (
     CheckpointError,
     ModelInfo,
     checkpoint_weights_sha256,
+    file_sha256,
     load_inference,
     onnx_path_of,
     read_checkpoint,
@@ -68,6 +69,22 @@ def test_checkpoint_hash_covers_weights_and_config_not_metrics(small_net, tmp_pa
                             data={**raw["data"], "crop_size": 64},
                             state_dict=raw["state_dict"])
     assert checkpoint_weights_sha256(other) != h
+
+
+def test_file_hash_is_the_hash_of_the_bytes_and_needs_no_torch(small_net, tmp_path):
+    import hashlib
+
+    path = save_inference_checkpoint(tmp_path / "m.pt", small_net, metrics={"a": 1.0})
+    h = file_sha256(path)
+    assert h == hashlib.sha256(path.read_bytes()).hexdigest()
+    # unlike the weights hash, any other content makes it another file
+    raw = read_checkpoint(path)
+    again = save_checkpoint(tmp_path / "n.pt", strategy="s1", config=raw["config"],
+                            data=raw["data"], state_dict=raw["state_dict"], metrics={"a": 2.0})
+    assert file_sha256(again) != h
+    assert checkpoint_weights_sha256(again) == checkpoint_weights_sha256(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        file_sha256(tmp_path / "none.pt")
 
 
 def _assert_one_safe_line(e: CheckpointError, path) -> str:
