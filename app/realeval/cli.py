@@ -43,9 +43,10 @@ writes --out DIR/results.md and DIR/metrics.json when --out is given."""
 
 IMAGE_HEADER = ("| set | method | EPE (mm) | PA-MPJPE (mm) | AUC 20-50 | camera frame (mm) | "
                 "hands found |\n|---|---|---|---|---|---|---|")
-VIDEO_HEADER = ("| clip | frames | MediaPipe hand-frames | engine has the hand | 2D px mean | "
+VIDEO_HEADER = ("| clip | frames | MediaPipe hand-frames | engine has the hand | engine only | "
+                "2D px mean | "
                 "median | p95 | max | jitter camera (mm) | jitter rel. (mm) | jitter MediaPipe "
-                "world (mm) | ids |\n" + "|---" * 12 + "|")
+                "world (mm) | ids |\n" + "|---" * 13 + "|")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +95,7 @@ def image_rows(name: str, rows: dict, detail: dict) -> list[str]:
 
 def video_row(name: str, r: dict) -> str:
     return (f"| {name} | {r['frames']} | {r['reference_hand_frames']} | {r['covered']} | "
+            f"{r['unmatched_engine_hands']} | "
             f"{r['err_px_mean']:.1f} | {r['err_px_median']:.1f} | {r['err_px_p95']:.1f} | "
             f"{r['err_px_max']:.1f} | {r['jitter_camera_mm']:.2f} | "
             f"{r['jitter_relative_mm']:.2f} | {r['jitter_mediapipe_world_mm']:.2f} | "

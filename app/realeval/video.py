@@ -58,7 +58,8 @@ def _median(parts: list[np.ndarray]) -> float:
 def evaluate_video(engine: Engine, path: Path, max_frames: int = 0,
                    model_complexity: int = 1, progress: bool = True) -> dict:
     """Run the engine (its source: the clip, every frame processed) and MediaPipe's video mode
-    side by side. Returns {frames, reference_hand_frames, covered, err_px_mean, err_px_median,
+    side by side. Returns {frames, reference_hand_frames, covered, unmatched_engine_hands (the
+    engine's hands MediaPipe does not find), err_px_mean, err_px_median,
     err_px_p95, err_px_max, jitter_camera_mm, jitter_relative_mm, jitter_mediapipe_world_mm,
     tracks (distinct hand ids the engine used)}."""
     try:
@@ -67,7 +68,7 @@ def evaluate_video(engine: Engine, path: Path, max_frames: int = 0,
     except ImportError as e:
         raise EngineError(f"the video reference needs mediapipe ({e}); run "
                           "`pip install mediapipe==0.10.21`") from None
-    frames = ref_hands = covered = 0
+    frames = ref_hands = covered = engine_hands = 0
     errs: list[float] = []
     ours_cam: dict[int, list] = {}
     ours_rel: dict[int, list] = {}
@@ -87,6 +88,7 @@ def evaluate_video(engine: Engine, path: Path, max_frames: int = 0,
             for e in _matched_errors_px(dets, result.hands):
                 covered += 1
                 errs.append(e)
+            engine_hands += len(result.hands)
             for h in result.hands:
                 ids.add(h.hand_id)
                 j = np.asarray(h.joints_m, np.float64)
@@ -96,6 +98,7 @@ def evaluate_video(engine: Engine, path: Path, max_frames: int = 0,
     acc_cam = [a for t in ours_cam.values() for a in _accelerations_mm(t)]
     acc_rel = [a for t in ours_rel.values() for a in _accelerations_mm(t)]
     return {"frames": frames, "reference_hand_frames": ref_hands, "covered": covered,
+            "unmatched_engine_hands": engine_hands - covered,
             "err_px_mean": float(np.mean(e)), "err_px_median": float(np.median(e)),
             "err_px_p95": float(np.percentile(e, 95)), "err_px_max": float(np.max(e)),
             "jitter_camera_mm": _median(acc_cam), "jitter_relative_mm": _median(acc_rel),

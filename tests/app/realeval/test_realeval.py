@@ -69,9 +69,11 @@ def test_eval_real_on_a_clip_holds_the_hand_on_every_frame(capsys):
     row = next(line for line in capsys.readouterr().out.splitlines()
                if line.startswith("| thumbs_640x360"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    frames, ref, covered, err_mean = int(cells[1]), int(cells[2]), int(cells[3]), float(cells[4])
+    frames, ref, covered, extra = (int(c) for c in cells[1:5])
+    err_mean = float(cells[5])
     assert frames == 30 and ref >= 25
     assert covered == ref  # a hand on every frame where MediaPipe's video mode finds one
+    assert extra == 0  # and none where it finds none
     assert err_mean < 8.0
 
 
@@ -83,3 +85,27 @@ def test_bad_paths_end_in_one_error_line(capsys, tmp_path):
     (tmp_path / "annotations.json").write_text("{not json")
     assert main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+@needs_real
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_real_clip_keeps_one_id_and_the_persons_side_mirrored_or_not(mirror):
+    from app.engine import Engine, EngineConfig, SourceConfig
+
+    clip = REAL / "video" / "thumbs_640x360.mp4"
+    cfg = EngineConfig(source=SourceConfig(kind="video", path=str(clip), realtime=False,
+                                           mirror=mirror))
+    with Engine(cfg, on_message=lambda n: None) as engine:
+        results = [r for r, _ in engine.run(20)]
+    hands = [h for r in results for h in r.hands]
+    assert len(results) == 20 and len(hands) == 20  # one hand on every frame
+    assert {h.hand_id for h in hands} == {0}  # one id
+    sides = {h.side for h in hands}
+    assert len(sides) == 1
+    test_a_real_clip_keeps_one_id_and_the_persons_side_mirrored_or_not.sides[mirror] = sides
+    if len(test_a_real_clip_keeps_one_id_and_the_persons_side_mirrored_or_not.sides) == 2:
+        both = test_a_real_clip_keeps_one_id_and_the_persons_side_mirrored_or_not.sides
+        assert both[False] == both[True]  # the person's hand either way
+
+
+test_a_real_clip_keeps_one_id_and_the_persons_side_mirrored_or_not.sides = {}
