@@ -34,6 +34,7 @@ from model.geometry import CropCamera, normalise_pose, transform_points
 from model.heatmaps import landmarks_to_heatmaps
 from model.inference import FUSE_MODES, expert_weights
 
+_EYE = np.eye(3)
 # keep(track, uv_px (21, 2) frame px or None, residual / crop side) -> the track survives
 Keep = Callable[[Track, np.ndarray | None, float], bool]
 # The 2D expert's inputs: heat (B, 21, M, M), heat_weight (B,), rgb_weight (B,)
@@ -126,14 +127,23 @@ class HandEstimator:
             return []
         timings = {} if timings is None else timings
         t0 = time.perf_counter()
-        batch = self.crop(frame.rgb, K, tracks)
-        timings["crop"] = (time.perf_counter() - t0) * 1e3
-        t0 = time.perf_counter()
-        out = self.infer(batch)
-        timings["infer"] = (time.perf_counter() - t0) * 1e3
+        if self.network_needed(tracks):
+            batch = self.crop(frame.rgb, K, tracks)
+            cams = batch.cams
+            timings["crop"] = (time.perf_counter() - t0) * 1e3
+            t0 = time.perf_counter()
+            out = self.infer(batch)
+            timings["infer"] = (time.perf_counter() - t0) * 1e3
+        else:  # the decoded pose would be replaced entirely: the network does not run
+            K_inv = self._k_inverse(K)
+            cams = [fast_crop_camera(K, t.box(self.box_margin), self.backend.crop_size, K_inv)
+                    for t in tracks]
+            out = BackendOutput(np.zeros((len(tracks), 21, 3), np.float32))
+            timings["crop"] = (time.perf_counter() - t0) * 1e3
+            timings["infer"] = 0.0
         t0 = time.perf_counter()
         hands, fits, t_anatomy = [], {}, 0.0
-        for i, (track, cam) in enumerate(zip(tracks, batch.cams)):
+        for i, (track, cam) in enumerate(zip(tracks, cams)):
             cloud = None if out.cloud is None else out.cloud[i]
             hand, dt = self._place(out.pose[i], cloud, track, cam, K, keep, mirrored, fits)
             t_anatomy += dt
@@ -143,6 +153,16 @@ class HandEstimator:
         timings["anatomy"] = t_anatomy * 1e3
         timings["metric"] = (time.perf_counter() - t0) * 1e3 - timings["anatomy"]
         return hands
+
+    def network_needed(self, tracks: list[Track]) -> bool:
+        """False when MediaPipe's world landmarks replace the decoded pose of every track
+        entirely (world weight 1, this frame's landmarks all inside the image and usable) and no
+        cloud is decoded: the network's output would not change a single number (the blend
+        takes 0 of it), so it does not run. True otherwise."""
+        if getattr(self.backend, "has_cloud", False) or self.landmarks.world_weight < 1.0:
+            return True
+        return not all(t.detected and t.inside >= 1.0 and world_unit(t.world_m, _EYE) is not None
+                       for t in tracks)
 
     # ------------------------------------------------------------------ the network's input
     def crop(self, rgb: np.ndarray, K: np.ndarray, tracks: list[Track]) -> CropBatch:

@@ -95,3 +95,32 @@ def test_snapped_joints_lie_on_their_landmarks_rays_at_their_depth():
     snapped = snap_to_rays(joints, uv, K)
     np.testing.assert_allclose(project(snapped, K), uv, atol=1e-9)
     np.testing.assert_allclose(snapped[:, 2], joints[:, 2])
+
+
+class _CountingBackend(_MeanBackend):
+    calls = 0
+
+    def infer(self, rgb, heat=None, heat_weight=None, rgb_weight=None):
+        self.calls += 1
+        return super().infer(rgb, heat, heat_weight, rgb_weight)
+
+
+def test_the_network_runs_only_when_its_pose_is_used():
+    K = intrinsics_from_fov(640, 480, 60.0)
+    truth = _hand_m(1)
+    world = truth - truth[ROOT]
+    frame = SourceFrame(np.zeros((480, 640, 3), np.uint8), 0.0, None)
+
+    def run(backend, **track):
+        est = HandEstimator(backend, landmarks=LandmarkFusionConfig(world_weight=1.0))
+        t = Track(0, RIGHT, project(truth, K), **track)
+        return est.estimate(frame, K, [t], keep=lambda *a: True)[0].joints_m
+
+    skipped, needed = _CountingBackend(), _CountingBackend()
+    needed.has_cloud = True  # a cloud is asked for: the network runs
+    np.testing.assert_allclose(run(skipped, world_m=world), run(needed, world_m=world),
+                               rtol=0, atol=1e-12)  # the same hand either way
+    assert skipped.calls == 0 and needed.calls == 1
+    run(skipped, world_m=None)  # no world landmarks: the network's pose is needed
+    run(skipped, world_m=world, inside=0.8)  # partly outside the image: blended
+    assert skipped.calls == 2
