@@ -9,8 +9,10 @@ turn, so load changes on a shared machine hit all alike):
   max_num_hands = number of hands in the stream;
 - the engine (MediaPipe's landmarks on every frame + crops + backend + metric fit + filter: the
   default pipeline) with onnxruntime at 128 px and 96 px crops, and with eager torch at 128 px
-  (all with the kinematic fit, the default); onnxruntime at 128 px with --no-anatomy, with
-  --fuse 2d (no RGB encoder) and with --tracking flow (the detector every few frames, optical
+  (all with the kinematic fit, the default; with MediaPipe's world landmarks at the default
+  weight 1 the network does not run, as its pose would not be used); onnxruntime at 128 px with
+  --no-anatomy, with --world-weight 0.5 (the network runs on every frame, both experts), with
+  --fuse 2d --world-weight 0.5 and with --tracking flow (the detector every few frames, optical
   flow in between);
 - the backend alone (ResNet-18 encoder + pose decoder) on a batch of 1 and 2 crops.
 Reported per pipeline: median and p95 wall ms per frame, the ratio to MediaPipe full, and the
@@ -36,6 +38,7 @@ import numpy as np  # noqa: E402
 
 from app.engine import BackendConfig, Engine, EngineConfig, SourceConfig, TrackerConfig  # noqa: E402
 from app.engine.backends import open_backend  # noqa: E402
+from app.engine.landmarks3d import LandmarkFusionConfig  # noqa: E402
 from app.engine.sources.demo import DemoSource  # noqa: E402
 from app.engine.truth import OracleEstimator  # noqa: E402
 from bench.machine import describe_machine  # noqa: E402
@@ -69,11 +72,14 @@ class MediaPipePipeline:
 
 class EnginePipeline:
     def __init__(self, src, hands: int, checkpoint: Path, kind: str, anatomy: bool = True,
-                 tracking: str = "landmarks", fuse: str | None = None):
+                 tracking: str = "landmarks", fuse: str | None = None,
+                 world_weight: float | None = None):
         cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands),
                            backend=BackendConfig(kind=kind, checkpoint=str(checkpoint),
                                                  device="cpu", max_batch=hands),
                            tracker=TrackerConfig(mode=tracking, max_hands=hands), fuse=fuse)
+        if world_weight is not None:
+            cfg.landmarks = LandmarkFusionConfig(world_weight=world_weight)
         if not anatomy:
             cfg.anatomy = None
         self.engine = Engine(cfg, source=src, estimator=GroundTruthPoseEstimator)
@@ -157,8 +163,10 @@ def main() -> None:
             pipes[f"engine {kind} {crop}px"] = EnginePipeline(src, hands, models[crop], kind)
         pipes["engine onnxruntime 128px --no-anatomy"] = EnginePipeline(
             src, hands, models[128], "onnxruntime", anatomy=False)
-        pipes["engine onnxruntime 128px --fuse 2d"] = EnginePipeline(
-            src, hands, models[128], "onnxruntime", fuse="2d")
+        pipes["engine onnxruntime 128px --world-weight 0.5"] = EnginePipeline(
+            src, hands, models[128], "onnxruntime", world_weight=0.5)
+        pipes["engine onnxruntime 128px --fuse 2d --world-weight 0.5"] = EnginePipeline(
+            src, hands, models[128], "onnxruntime", fuse="2d", world_weight=0.5)
         pipes["engine onnxruntime 128px --tracking flow"] = EnginePipeline(
             src, hands, models[128], "onnxruntime", tracking="flow")
         try:
