@@ -2,8 +2,8 @@
 heat maps) -> z_mu -> pose (-> cloud).
 
 FUSE_MODES name the experts that form z: "rgb" (the RGB expert only), "2d" (the 2D expert alone
-on hands whose 2D keypoints exist, e.g. frames where the engine's detector ran; RGB on the
-others), "rgb+2d" (both experts where the 2D keypoints exist, RGB on the others);
+on hands whose 2D keypoints exist, e.g. every frame of the engine's landmark tracking; RGB on
+the others), "rgb+2d" (both experts where the 2D keypoints exist, RGB on the others);
 expert_weights gives the per-hand weights of a mode. Both are plain Python: every backend uses
 them, the onnxruntime one without PyTorch.
 

@@ -88,8 +88,9 @@ class EngineConfig:
     with its own camera (the demo, a recorded session) uses that. reprocess: for a replayed session,
     recompute the results instead of passing the recorded ones through.
     fuse: which experts of a fused model (strategy s4-2d) run, model.inference.FUSE_MODES:
-    "rgb", "2d" or "rgb+2d" (the 2D expert takes the detector's landmarks, so it joins on frames
-    where the detector ran); None = "rgb+2d" when the model has the 2D expert, else "rgb".
+    "rgb", "2d" or "rgb+2d" (the 2D expert takes MediaPipe's landmarks, so it joins on every
+    frame with landmarks tracking, on the detector's frames with flow tracking); None = "rgb+2d"
+    when the model has the 2D expert, else "rgb".
     anatomy: the kinematic fit (model.anatomy) that turns each decoded pose into a plausible
     hand (joint limits and bone proportions of the generator's hand), warm-started from the
     track's previous frame; None shows the network's pose as decoded. landmarks: how

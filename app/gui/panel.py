@@ -127,8 +127,8 @@ class ControlPanel(QScrollArea):
         self.fuse_combo.addItems(FUSE_CHOICES)
         self.fuse_combo.setToolTip(
             "Experts that form the latent: the RGB crop, MediaPipe's 2D keypoints, or both "
-            "(auto: both when the model has the 2D expert). The 2D expert joins on frames where "
-            "the detector ran.")
+            "(auto: both when the model has the 2D expert). The 2D expert joins on every frame "
+            "with MediaPipe's landmarks (with flow tracking: the frames the detector ran on).")
         self.fuse_combo.activated.connect(
             lambda _: self._set("fuse", self.fuse_combo.currentText()))
         form.addRow("Experts", self.fuse_combo)
