@@ -45,9 +45,11 @@ class LandmarkFusionConfig:
 
     world_weight: float = option(1.0, "share of MediaPipe's world landmarks in the 3D hand "
                                  "(0 = the network alone, 1 = MediaPipe's alone; default "
-                                 "{default:g})", ge=0.0, le=1.0)
+                                 "{default:g})", ge=0.0, le=1.0,
+                                 what="a weight between 0 and 1")
     rgb_weight: float = option(1.0, "weight of the RGB expert beside the 2D expert in "
-                               "rgb+2d (default {default:g})", ge=0.0, le=1.0)
+                               "rgb+2d (default {default:g})", ge=0.0, le=1.0,
+                               what="a weight between 0 and 1")
     world_frame: str = option("crop", "the frame MediaPipe's world landmarks are read in: the "
                               "viewpoint-corrected crop's camera, or the camera's (default "
                               "{default})", choices=WORLD_FRAMES)

@@ -30,7 +30,7 @@ from app.engine.tracking import TrackerConfig
 from app.realeval.annotations import ANNOTATIONS, AnnotationError
 from app.realeval.images import MP_FIT, MP_WORLD, OURS, AnnotatedImages, evaluate_images
 from app.realeval.video import evaluate_video
-from model.config_flags import add_flags, from_args, number
+from model.config_flags import OptionError, add_flags, from_args, number
 from model.inference import FUSE_MODES
 from model.machine import describe_machine
 
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 2
     try:
         return run(args)
-    except (EngineError, AnnotationError) as e:
+    except (EngineError, AnnotationError, OptionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

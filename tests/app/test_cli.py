@@ -171,6 +171,9 @@ def clip(tmp_path_factory):
     ["--demo", "--frames", "-3"],
     ["--demo", "--seed", "-1"],
     ["--demo", "--seed", "x"],
+    ["--demo", "--world-weight", "1.5"],
+    ["--demo", "--world-weight", "nan"],
+    ["--demo", "--rgb-weight", "-1"],
     ["--camera", "-1"],
 ])
 def test_bad_numbers_are_one_error_line_at_parse_time(argv, ckpt, clip, tmp_path, capsys):

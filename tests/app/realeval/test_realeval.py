@@ -85,6 +85,9 @@ def test_bad_paths_end_in_one_error_line(capsys, tmp_path):
     (tmp_path / "annotations.json").write_text("{not json")
     assert main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+    assert main([str(tmp_path), "--world-weight", "2"]) == 2  # a bad number: one line
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --world-weight")
 
 
 @needs_real
