@@ -1,7 +1,8 @@
 """The `annotations.json` layout of real-hand test sets (see ../shared/realhands/README.md),
 read into full frames with one camera each.
 
-    for frame in read_annotated(Path("../shared/realhands/hgc_val")):
+    n, frames = read_annotated(Path("../shared/realhands/hgc_val"))
+    for frame in frames:
         frame.rgb (H, W, 3) uint8, frame.K (3, 3), frame.hands: [AnnotatedHand]
 
 A sample stored as a crop of a larger frame (`orig_K_1280x720` and `crop_bbox_xywh_orig`, as
@@ -68,16 +69,17 @@ def load_annotations(folder: Path) -> dict:
     return data
 
 
-def count_samples(folder: Path) -> int:
-    return len(load_annotations(folder)["samples"])
-
-
-def read_annotated(folder: Path, max_samples: int = 0) -> Iterator[AnnotatedFrame]:
-    """The frames of an annotated folder in file order (the first max_samples; 0 = all)."""
+def read_annotated(folder: Path, max_samples: int = 0) -> tuple[int, Iterator[AnnotatedFrame]]:
+    """(how many frames, the frames of an annotated folder in file order), the first
+    max_samples (0 = all); the annotations file is read once, here."""
     folder = Path(folder)
     samples = load_annotations(folder)["samples"]
     if max_samples:
         samples = samples[:max_samples]
+    return len(samples), _frames(folder, samples)
+
+
+def _frames(folder: Path, samples: list[dict]) -> Iterator[AnnotatedFrame]:
     for s in samples:
         try:
             yield _frame(folder, s)

@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from app.engine import Engine
 from app.engine.sources.base import Source
-from app.realeval.annotations import AnnotatedFrame, count_samples, read_annotated
+from app.realeval.annotations import read_annotated
+from app.realeval.matching import match_2d
 from app.realeval.scoring import (
     aligned_errors_mm,
     camera_errors_mm,
@@ -60,26 +61,6 @@ class Scores:
                 for m in self.aligned}
 
 
-def match_hands(pred_uv: list[np.ndarray], truth: AnnotatedFrame) -> list[tuple[int, int]]:
-    """(prediction index, truth index) pairs, greedy by the mean 2D distance over the truth's
-    valid joints; a pair counts when that distance is under half the true hand's 2D extent."""
-    pairs = []
-    for i, uv in enumerate(pred_uv):
-        for j, h in enumerate(truth.hands):
-            v = h.valid
-            extent = float(np.ptp(h.kp2d_px[v], axis=0).max())
-            d = float(np.linalg.norm(uv[v] - h.kp2d_px[v], axis=1).mean())
-            if d < 0.5 * extent:
-                pairs.append((d, i, j))
-    used_i, used_j, out = set(), set(), []
-    for _, i, j in sorted(pairs):
-        if i not in used_i and j not in used_j:
-            used_i.add(i)
-            used_j.add(j)
-            out.append((i, j))
-    return out
-
-
 def evaluate_images(engine: Engine, folder: Path, max_samples: int = 0,
                     progress: bool = True) -> tuple[dict[str, dict], dict]:
     """Run engine.process on every annotated frame of folder (the engine's source must be an
@@ -87,9 +68,7 @@ def evaluate_images(engine: Engine, folder: Path, max_samples: int = 0,
     (with 3D truth), found (matched by the engine), fit (the baseline fit's config))."""
     scores, hands, found = Scores(), 0, 0
     fit_cfg = FitConfig()
-    n = count_samples(folder)
-    n = min(n, max_samples) if max_samples else n
-    frames = read_annotated(folder, max_samples)
+    n, frames = read_annotated(folder, max_samples)
     for frame in tqdm(frames, total=n, desc=folder.name, disable=not progress, leave=False):
         if frame.K is None:
             continue
@@ -99,8 +78,9 @@ def evaluate_images(engine: Engine, folder: Path, max_samples: int = 0,
         tracks = {t.hand_id: t for t in engine.tracker.tracks}
         scored = [h for h in frame.hands if h.kp3d_m is not None]
         hands += len(scored)
-        sub = AnnotatedFrame(frame.rgb, frame.K, scored, frame.name)
-        for i, j in match_hands([h.uv_px for h in result.hands], sub):
+        pairs = match_2d([h.kp2d_px for h in scored], [h.valid for h in scored],
+                         [h.uv_px for h in result.hands])
+        for j, i, _ in pairs:
             found += 1
             hand, truth = result.hands[i], scored[j]
             mask = truth.valid.copy()

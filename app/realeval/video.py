@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from app.engine import Engine
 from app.engine.errors import EngineError
+from app.realeval.matching import match_2d
 from model.hand import ROOT
 from model.mediapipe_hands import MediaPipeHands
 
@@ -33,21 +34,6 @@ def _accelerations_mm(track: list[tuple[int, np.ndarray]]) -> list[np.ndarray]:
     for (f0, a), (f1, b), (f2, c) in zip(track, track[1:], track[2:]):
         if f1 == f0 + 1 and f2 == f1 + 1:
             out.append(np.linalg.norm(c - 2.0 * b + a, axis=1) * 1000.0)
-    return out
-
-
-def _matched_errors_px(dets, hands) -> list[float]:
-    """Mean 2D distances (px) of the one-to-one pairs of reference detections and engine hands,
-    greedy by distance; a pair counts under half the reference hand's 2D extent."""
-    pairs = sorted((float(np.linalg.norm(h.uv_px - d.uv_px, axis=1).mean()), i, j)
-                   for i, d in enumerate(dets) for j, h in enumerate(hands))
-    used_d, used_h, out = set(), set(), []
-    for e, i, j in pairs:
-        if i in used_d or j in used_h or e >= 0.5 * float(np.ptp(dets[i].uv_px, axis=0).max()):
-            continue
-        used_d.add(i)
-        used_h.add(j)
-        out.append(e)
     return out
 
 
@@ -85,7 +71,9 @@ def evaluate_video(engine: Engine, path: Path, max_frames: int = 0,
             if dets and dets[0].world_m is not None:
                 ref_world.append((f, dets[0].world_m))
             ref_hands += len(dets)
-            for e in _matched_errors_px(dets, result.hands):
+            everywhere = [np.ones(len(d.uv_px), bool) for d in dets]
+            for _, _, e in match_2d([d.uv_px for d in dets], everywhere,
+                                    [h.uv_px for h in result.hands]):
                 covered += 1
                 errs.append(e)
             engine_hands += len(result.hands)

@@ -35,7 +35,9 @@ def test_protocols_remove_what_they_claim_to():
 @needs_real
 def test_pasted_back_crops_keep_one_camera():
     for folder in ("hgc_val", "interhand"):
-        for frame in read_annotated(REAL / folder, max_samples=3):
+        n, frames = read_annotated(REAL / folder, max_samples=3)
+        assert n == 3
+        for frame in frames:
             assert frame.K is not None
             for h in frame.hands:
                 uv = project(h.kp3d_m, frame.K)
