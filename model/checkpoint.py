@@ -280,7 +280,7 @@ def _as_dict(value: object) -> dict:
 _FIELD_TYPES = {"crop_size": int, "batch": int, "precision": str, "strategy": str,
                 "latent_dim": int, "cloud_points": int, "checkpoint": str, "metrics": _as_dict,
                 "heatmap_size": int, "fused": bool, "heatmap_sigma_px": float,
-                "weights_sha256": str, "checkpoint_sha256": str}
+                "weights_sha256": str, "checkpoint_sha256": str, "canonical_side": bool}
 
 
 @dataclass
@@ -292,8 +292,11 @@ class ModelInfo:
     the 2D expert's inputs (heat, heat_weight, rgb_weight); heatmap_sigma_px: the Gaussian sigma
     the 2D expert was trained with; weights_sha256: checkpoint_weights_sha256 of that checkpoint
     (None: exported before artefacts carried it); checkpoint_sha256: file_sha256 of that
-    checkpoint file (None: likewise). ONNX only: latent_dim, cloud_points (0: no cloud output),
-    metrics. TensorRT only: batch (the engine's fixed batch), precision.
+    checkpoint file (None: likewise); canonical_side: the network has seen right hands only, a
+    left hand's inputs are mirrored and its outputs mirrored back (model/canonical.py;
+    None: not recorded, as False).
+    ONNX only: latent_dim, cloud_points (0: no cloud output), metrics. TensorRT only: batch (the
+    engine's fixed batch), precision.
 
     None = not recorded: left out of to_dict, so each artefact keeps its own keys. The field
     order is the key order of the written JSON."""
@@ -311,6 +314,7 @@ class ModelInfo:
     heatmap_sigma_px: float = 2.0
     weights_sha256: str | None = None
     checkpoint_sha256: str | None = None
+    canonical_side: bool | None = None
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict of the recorded fields."""
@@ -344,4 +348,5 @@ class ModelInfo:
             "checkpoint": Path(checkpoint).name, "metrics": meta["metrics"],
             "heatmap_size": meta["heatmap_size"], "fused": meta["has_heat_encoder"],
             "heatmap_sigma_px": meta["data"].get("heatmap_sigma_px"),
-            "weights_sha256": meta["weights_sha256"]})
+            "weights_sha256": meta["weights_sha256"],
+            "canonical_side": True if meta["config"].get("canonical_side") else None})

@@ -37,3 +37,13 @@ class HeatmapEncoder(nn.Module):
 
     def forward(self, heat: Tensor) -> tuple[Tensor, Tensor]:
         return self.head(self.net(heat).flatten(1))  # (B, D), (B, D)
+
+
+def build_heat_expert(config: NetConfig) -> nn.Module:
+    """The 2D expert q(z|H) that config.heat_expert names: HeatmapEncoder ("conv") or
+    model.keypoint_encoder.KeypointEncoder ("coords"); both map (B, 21, M, M) -> (mu, logvar)."""
+    if config.heat_expert == "coords":
+        from model.keypoint_encoder import KeypointEncoder
+
+        return KeypointEncoder(config)
+    return HeatmapEncoder(config)

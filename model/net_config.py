@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 
 from model.config_flags import option
 
+HEAT_EXPERTS = ("conv", "coords")
+
 
 @dataclass
 class NetConfig:
@@ -27,6 +29,14 @@ class NetConfig:
     respel_blocks: int = 3  # residual permutation-equivariant blocks
     cloud_feature_dim: int = 256  # ResPEL output after the max pool
     heat_enc_channels: int = 32  # heat-map encoder q(z|H): width of its first convolution
+    # the 2D expert q(z|H): "conv" (model/heatmap_encoder.py, strided convolutions on the heat
+    # maps) or "coords" (model/keypoint_encoder.py, soft-argmax keypoints into an MLP)
+    heat_expert: str = "conv"
+    keypoint_hidden: int = 512  # keypoint encoder: width of its three hidden layers
+    # True: the network has only seen right hands; callers mirror a left hand's crop and heat
+    # maps (x -> S - 1 - x) before it and its pose and cloud (x -> -x) after it
+    # (model/canonical.py)
+    canonical_side: bool = False
 
     def __post_init__(self) -> None:
         if self.latent_dim <= 0:
@@ -38,6 +48,10 @@ class NetConfig:
         hs = self.heatmap_size
         if hs < 8 or hs & (hs - 1):
             raise ValueError(f"heatmap_size must be a power of 2 >= 8, got {hs}")
+        if self.heat_expert not in HEAT_EXPERTS:
+            raise ValueError(f"heat_expert must be one of {HEAT_EXPERTS}, got {self.heat_expert!r}")
+        if self.keypoint_hidden <= 0:
+            raise ValueError(f"keypoint_hidden must be positive, got {self.keypoint_hidden}")
         if self.heat_enc_channels <= 0:
             raise ValueError(f"heat_enc_channels must be positive, got {self.heat_enc_channels}")
 

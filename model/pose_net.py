@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from model.decoders import CloudDecoder, PoseDecoder
 from model.distributions import fusion_prior_weight, weighted_product_of_experts
-from model.heatmap_encoder import HeatmapEncoder
+from model.heatmap_encoder import build_heat_expert
 from model.net_config import NetConfig
 from model.rgb_encoder import RGBEncoder
 
@@ -41,7 +41,7 @@ class HandPoseNet(nn.Module):
         self.rgb_encoder = RGBEncoder(config)
         self.pose_decoder = PoseDecoder(config)
         self.cloud_decoder = CloudDecoder(config) if with_cloud else None
-        self.heat_encoder = HeatmapEncoder(config) if with_heat else None
+        self.heat_encoder = build_heat_expert(config) if with_heat else None
 
     def fused_posterior(self, rgb: Tensor, heat: Tensor, heat_weight: Tensor | None = None,
                         rgb_weight: Tensor | None = None) -> tuple[Tensor, Tensor]:

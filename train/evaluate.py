@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from model import heatmaps
 from model.anatomy import FitConfig, fit_hand, plausibility
+from model.canonical import mirror_images, mirror_points
 from model.inference import FUSE_MODES, HandPoseNet, expert_weights
 from train import metrics
 from train.data.config import SampleConfig
@@ -64,13 +65,19 @@ def predict(net: HandPoseNet, dataset: Dataset, batch_size: int = 32, device: st
     net.eval().to(device)
     keys = ("pred", "gt", "scale_m", "z", "index", "side", "cloud_pred", "cloud_gt")
     acc: dict[str, list] = {k: [] for k in keys}
+    canonical = net.config.canonical_side
     for batch in tqdm(loader, desc="evaluate", disable=not progress, leave=False):
+        left = batch["side"] == 0  # (B,) mirrored in and out for a right-hands-only network
+        rgb = mirror_images(batch["rgb"], left) if canonical else batch["rgb"]
         if fuse == "rgb":
-            out = net(batch["rgb"].to(device))
+            out = net(rgb.to(device))
         else:
-            extra = heat_inputs(batch, net.config.heatmap_size, fuse, noise, noise_seed,
-                                keypoints2d=keypoints2d)
-            out = net(batch["rgb"].to(device), *(t.to(device) for t in extra))
+            heat, *weights = heat_inputs(batch, net.config.heatmap_size, fuse, noise, noise_seed,
+                                         keypoints2d=keypoints2d)
+            heat = mirror_images(heat, left) if canonical else heat
+            out = net(rgb.to(device), *(t.to(device) for t in (heat, *weights)))
+        if canonical:
+            out = tuple([out[0]] + [mirror_points(o.cpu(), left) for o in out[1:]])
         acc["z"].append(out[0].cpu())
         acc["pred"].append(out[1].cpu())
         acc["gt"].append(batch["pose"])

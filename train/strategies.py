@@ -49,7 +49,7 @@ from model.distributions import (
     product_of_experts,
     reparameterise,
 )
-from model.heatmap_encoder import HeatmapEncoder
+from model.heatmap_encoder import build_heat_expert
 from model.losses import chamfer_distance, emd_loss, heatmap_loss, pose_loss
 from model.net_config import NetConfig
 from model.rgb_encoder import TRUNK_FEATURES, RGBEncoder
@@ -117,7 +117,7 @@ class CrossModalVAE(nn.Module):
         self.heat_decoder = HeatmapDecoder(config) if strategy.heat else None
         self.cloud_decoder = CloudDecoder(config) if strategy.cloud else None
         self.cloud_encoder = CloudEncoder(config) if strategy.encoders == "rgb+cloud" else None
-        self.heat_encoder = HeatmapEncoder(config) if strategy.heat_expert else None
+        self.heat_encoder = build_heat_expert(config) if strategy.heat_expert else None
         if strategy.encoders == "rgb+joint":
             self.joint_cloud_trunk = ResPEL(config)
             self.joint_head = GaussianHead(TRUNK_FEATURES + config.cloud_feature_dim,

@@ -208,6 +208,7 @@ class Backend:
     has_heat = False  # the model has the 2D-keypoint expert (takes heat maps)
     heatmap_size = 0  # M of its heat-map input
     heatmap_sigma_px = 2.0  # the Gaussian sigma it was trained with (heat-map pixels)
+    canonical_side = False  # right hands only: a left hand's crop is mirrored (model/canonical.py)
     weights_sha256: str | None = None  # identity of the weights it runs (None: unknown)
 
     def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
@@ -281,6 +282,7 @@ class TorchBackend(Backend):
         self.heatmap_size = self.info.heatmap_size
         self.heatmap_sigma_px = self.info.heatmap_sigma_px
         self.weights_sha256 = self.info.weights_sha256
+        self.canonical_side = bool(self.info.canonical_side)
 
     def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
               heat_weight: np.ndarray | None = None,
@@ -335,6 +337,7 @@ class OnnxBackend(Backend):
                               "with handtrack-export") from None
         self.info = read_info(path, onnx_meta(self.session))
         self.weights_sha256 = self.info.weights_sha256
+        self.canonical_side = bool(self.info.canonical_side)
         check_made_from(path, self.info, made_from)
         shape = self.session.get_inputs()[0].shape
         self.crop_size = int(self.info.crop_size or shape[-1])
@@ -391,6 +394,7 @@ class TensorRTBackend(Backend):
         self.device = "cuda"
         self.info = read_info(path, tensorrt_meta(path))
         self.weights_sha256 = self.info.weights_sha256
+        self.canonical_side = bool(self.info.canonical_side)
         check_made_from(path, self.info, made_from)
         if self.info.fused and self.info.heatmap_size is None:
             raise EngineError(f"the sidecar {sidecar_path_of(path)} of a fused TensorRT model "

@@ -30,6 +30,7 @@ from app.engine.sources import SourceFrame
 from app.engine.tracking import Track
 from app.results import HandResult
 from model.anatomy import FitConfig, HandFit, fit_hand
+from model.canonical import mirror_images, mirror_points
 from model.geometry import CropCamera, normalise_pose, transform_points
 from model.heatmaps import landmarks_to_heatmaps
 from model.inference import FUSE_MODES, expert_weights
@@ -132,7 +133,7 @@ class HandEstimator:
             cams = batch.cams
             timings["crop"] = (time.perf_counter() - t0) * 1e3
             t0 = time.perf_counter()
-            out = self.infer(batch)
+            out = self.infer_canonical(batch, tracks, mirrored)
             timings["infer"] = (time.perf_counter() - t0) * 1e3
         else:  # the decoded pose would be replaced entirely: the network does not run
             K_inv = self._k_inverse(K)
@@ -215,6 +216,24 @@ class HandEstimator:
         return self._K_inv
 
     # ------------------------------------------------------------------ the network
+    def infer_canonical(self, batch: CropBatch, tracks: list[Track],
+                        mirrored: bool) -> BackendOutput:
+        """infer(batch), and for a network that has seen right hands only
+        (backend.canonical_side) each hand that appears as a left hand in the image (its side,
+        swapped in a mirrored view) goes in as its mirror image (crop and heat maps flipped
+        left-right) and its pose and cloud come back mirrored (model/canonical.py)."""
+        if not getattr(self.backend, "canonical_side", False):
+            return self.infer(batch)
+        left = np.array([(1 - t.side if mirrored else t.side) == 0 for t in tracks])
+        if not left.any():
+            return self.infer(batch)
+        experts = batch.experts
+        if experts is not None:
+            experts = (mirror_images(experts[0], left),) + tuple(experts[1:])
+        out = self.infer(CropBatch(mirror_images(batch.pixels, left), batch.cams, experts))
+        cloud = None if out.cloud is None else mirror_points(out.cloud, left)
+        return BackendOutput(mirror_points(out.pose, left), cloud)
+
     def infer(self, batch: CropBatch) -> BackendOutput:
         """The backend's output for the batch: pose (B, 21, 3) normalised, crop cameras;
         cloud (B, N, 3) or None."""

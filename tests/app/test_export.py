@@ -238,3 +238,31 @@ def test_bad_options_are_refused_at_parse_time(argv, needle, tmp_path, capsys):
     assert e.value.code == 2
     line = _one_error_line(capsys.readouterr().err)
     assert needle in line and "--help" in line
+
+
+def test_keypoint_expert_exports_and_says_it_is_right_handed(tmp_path, capsys):
+    """The coordinate 2D expert (soft-argmax + MLP) in ONNX answers like torch, and the
+    artefact tells the engine that left hands go in mirrored."""
+    import numpy as np
+
+    from app.engine.backends import OnnxBackend, TorchBackend
+    from model.checkpoint import save_inference_checkpoint
+    from model.heatmaps import encode
+    from model.inference import build_hand_pose_net
+    from model.net_config import NetConfig
+
+    cfg = NetConfig(crop_size=32, heatmap_size=16, heat_expert="coords", keypoint_hidden=32,
+                    canonical_side=True)
+    ckpt = save_inference_checkpoint(tmp_path / "k.pt", build_hand_pose_net(cfg, with_heat=True))
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 0
+    info = json.loads({p.key: p.value for p in onnx.load(str(tmp_path / "k.onnx"))
+                       .metadata_props}["handtrack"])
+    assert info["canonical_side"] is True
+    rng = np.random.default_rng(0)
+    rgb = rng.random((2, 3, 32, 32), dtype=np.float32)
+    heat = np.stack([encode(rng.uniform(0, 31, (21, 2)), 32, 16, 2.0) for _ in range(2)])
+    ort_b, torch_b = OnnxBackend(tmp_path / "k.onnx", threads=1), TorchBackend(ckpt, "cpu", 1)
+    assert ort_b.canonical_side and torch_b.canonical_side
+    w = np.ones(2, np.float32)
+    np.testing.assert_allclose(ort_b.infer(rgb, heat, w, w).pose,
+                               torch_b.infer(rgb, heat, w, w).pose, atol=1e-4)

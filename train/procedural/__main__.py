@@ -2,6 +2,8 @@
 rendering), measure a detector's 2D errors, or time the sample generator.
 
   train      the heat-map encoder q(z|H) against the frozen pose decoder (trainer.py)
+  joint      a coordinate 2D expert and a new pose decoder together, right hands (joint.py)
+  align      the RGB expert (and cloud decoder) into a joint run's latent space (align.py)
   calibrate  MediaPipe's 2D errors on an annotated real set (calibrate.py), as JSON
   bench      samples/s of the generator (poses, noise, crops and heat maps)
 """
@@ -16,7 +18,9 @@ from dataclasses import replace
 
 from model.checkpoint import CheckpointError
 from model.config_flags import OptionError, add_flags, from_args
-from train.procedural import trainer
+from train.procedural import align, joint, trainer
+from train.procedural.align import AlignConfig
+from train.procedural.joint import JointTrainConfig
 from train.procedural.samples import ProceduralConfig, SampleGenerator
 from train.procedural.trainer import ProceduralTrainConfig, run
 
@@ -84,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_flags(t, (ProceduralTrainConfig, "training"))
     _data_args(t)
+    j = sub.add_parser("joint", help="train a coordinate 2D expert with a new pose decoder",
+                       description=joint.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_flags(j, (JointTrainConfig, "training"))
+    _data_args(j)
+    al = sub.add_parser("align", help="move the RGB expert and cloud decoder into a joint "
+                        "run's latent space", description=align.__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_flags(al, (AlignConfig, "alignment"))
     c = sub.add_parser("calibrate", help="measure MediaPipe's 2D errors on annotated images")
     c.add_argument("annotations", help="an annotations.json (../shared/realhands layout)")
     c.add_argument("--frame", type=int, nargs=2, default=(1280, 720), metavar=("W", "H"),
@@ -102,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.command == "train":
             cfg = replace(from_args(a, ProceduralTrainConfig), data=_data_config(a))
             run(cfg)
+        elif a.command == "joint":
+            joint.run(replace(from_args(a, JointTrainConfig), data=_data_config(a)))
+        elif a.command == "align":
+            align.run(from_args(a, AlignConfig))
         elif a.command == "calibrate":
             from train.procedural.calibrate import measure
 

@@ -66,6 +66,47 @@ def make_batch(n: int, config: ProceduralConfig, rng: np.random.Generator,
             "side": hands.side}
 
 
+def make_keypoint_batch(n: int, config: ProceduralConfig, rng: np.random.Generator,
+                        crop_noise=None, p_crop_noise: float = 0.0,
+                        canonical: bool = True) -> dict:
+    """n samples for the coordinate 2D expert (model/keypoint_encoder.py), no heat maps drawn:
+    features (n, 21, 3) float32, what its soft-argmax reads from the heat maps of the noisy
+    keypoints (keypoint_features); pose (n, 21, 3) float32 the normalised hand in the crop
+    camera; scale_m (n,); side (n,). Two noise models: the detector's (config.noise, in the
+    frame, the crop from the noisy keypoints, as the engine crops) and, for a share p_crop_noise
+    of the samples, crop_noise (a train.data.noise2d.Noise2DConfig: in the crop, the crop from
+    the true keypoints at the data sets' margin 1.5 x U[1, 1.2], as the evaluation does).
+    canonical: left hands mirrored into right hands (model/canonical.py), features and pose."""
+    from model.keypoint_encoder import keypoint_features
+    from train.data.noise2d import perturb_keypoints
+
+    c = config
+    S = c.crop_size
+    hands = sample_hands(n, c.scene, rng)
+    uv_noisy, kept = perturb_frame_keypoints(hands.uv_px, c.noise, rng)
+    margin = rng.uniform(*c.noise.box_margin, n)
+    in_crop = (rng.random(n) < p_crop_noise) if crop_noise is not None else np.zeros(n, bool)
+    src = np.where(in_crop[:, None, None], hands.uv_px, uv_noisy)
+    margin = np.where(in_crop, 1.5 * rng.uniform(1.0, 1.2, n), margin)
+    box = keypoint_boxes(src, margin)
+    R, Kv, H = crop_cameras(hands.K, box, S)
+    uv_crop = transform_batch(H, uv_noisy)  # (n, 21, 2) crop px
+    if in_crop.any():
+        true_crop = transform_batch(H, hands.uv_px)
+        for i in np.flatnonzero(in_crop):
+            uv_crop[i], kept[i] = perturb_keypoints(true_crop[i], S, crop_noise, rng)
+    joints_v = np.einsum("bnj,bji->bni", hands.joints_m, R)  # (n, 21, 3) crop camera
+    pose, scale = normalise_batch(joints_v)
+    left = hands.side == 0
+    if canonical:
+        uv_crop[left, :, 0] = (S - 1) - uv_crop[left, :, 0]
+        pose[left, :, 0] *= -1.0
+    feats = keypoint_features(uv_crop, kept, S, c.heatmap_size, c.sigma_px)
+    return {"features": feats, "pose": pose.astype(np.float32),
+            "scale_m": scale.astype(np.float32), "side": hands.side, "uv_crop": uv_crop,
+            "kept": kept}
+
+
 class SampleGenerator:
     """An endless, reproducible stream of batches: batch(n, index) is make_batch with a
     Generator seeded by (seed, index); index None = the next one (self.index counts them).
