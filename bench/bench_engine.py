@@ -9,11 +9,11 @@ turn, so load changes on a shared machine hit all alike):
   max_num_hands = number of hands in the stream;
 - the engine (MediaPipe's landmarks on every frame + crops + backend + metric fit + filter: the
   default pipeline) with onnxruntime at 128 px and 96 px crops, and with eager torch at 128 px
-  (all with the kinematic fit, the default; with MediaPipe's world landmarks at the default
-  weight 1 the network does not run, as its pose would not be used); onnxruntime at 128 px with
-  --no-anatomy, with --world-weight 0.5 (the network runs on every frame, both experts), with
-  --fuse 2d --world-weight 0.5 and with --tracking flow (the detector every few frames, optical
-  flow in between);
+  (all with the kinematic fit, the default; both experts on every frame, blended with
+  MediaPipe's world landmarks at the default weight 0.9); onnxruntime at 128 px with
+  --no-anatomy, with --world-weight 1 (MediaPipe's world landmarks alone: the network does not
+  run, as its pose would not be used), with --fuse 2d and with --tracking flow (the detector
+  every few frames, optical flow in between);
 - the backend alone (ResNet-18 encoder + pose decoder) on a batch of 1 and 2 crops.
 Reported per pipeline: median and p95 wall ms per frame, the ratio to MediaPipe full, and the
 mean CPU ms per frame of the whole process (all threads; less sensitive to other programs on a
@@ -163,10 +163,10 @@ def main() -> None:
             pipes[f"engine {kind} {crop}px"] = EnginePipeline(src, hands, models[crop], kind)
         pipes["engine onnxruntime 128px --no-anatomy"] = EnginePipeline(
             src, hands, models[128], "onnxruntime", anatomy=False)
-        pipes["engine onnxruntime 128px --world-weight 0.5"] = EnginePipeline(
-            src, hands, models[128], "onnxruntime", world_weight=0.5)
-        pipes["engine onnxruntime 128px --fuse 2d --world-weight 0.5"] = EnginePipeline(
-            src, hands, models[128], "onnxruntime", fuse="2d", world_weight=0.5)
+        pipes["engine onnxruntime 128px --world-weight 1"] = EnginePipeline(
+            src, hands, models[128], "onnxruntime", world_weight=1.0)
+        pipes["engine onnxruntime 128px --fuse 2d"] = EnginePipeline(
+            src, hands, models[128], "onnxruntime", fuse="2d")
         pipes["engine onnxruntime 128px --tracking flow"] = EnginePipeline(
             src, hands, models[128], "onnxruntime", tracking="flow")
         try:

@@ -32,7 +32,22 @@ for phase in $PHASES; do
     "$BIN/handtrack-train" "${OPTS[@]}" --lr "$lr" --steps "$target" "${resume[@]}"
   fi
 done
-"$BIN/python" -m train.shrink_fp16 --checkpoint "$RUN/last.pt" --out app/assets/default.pt
+# The RGB trunk above, then the shipped 2D expert and pose decoder: a coordinate expert trained
+# with a new decoder on procedural right hands (no rendering, about 40 min), and the RGB head and
+# cloud decoder aligned to it on 8000 fresh renders (about 25 min). docs/results.md, "The 2D
+# expert on procedural poses".
+"$BIN/python" -m train.shrink_fp16 --checkpoint "$RUN/last.pt" --out "$RUN/trunk.pt"
+KP=${KP:-runs/kp2d}
+if [ ! -f "$KP/joint.pt" ]; then
+  "$BIN/python" -m train.procedural joint --out "$KP" --samples 12000000 --minutes 60
+fi
+ALIGN=${ALIGN:-data/synth-align}
+if [ ! -f "$ALIGN/training/anno_training.pickle" ]; then
+  "$BIN/handtrack-synth" --out "$ALIGN" --train 8000 --size 256 --seed 11
+fi
+"$BIN/python" -m train.procedural align --joint "$KP/joint.pt" --source "$RUN/trunk.pt" \
+  --data "synth:$ALIGN" --cache "$KP/features.pt" --out "$KP/aligned.pt"
+"$BIN/python" -m train.shrink_fp16 --checkpoint "$KP/aligned.pt" --out app/assets/default.pt
 "$BIN/handtrack-export" --checkpoint app/assets/default.pt
 "$BIN/handtrack-eval" --checkpoint app/assets/default.pt --data "synth:$DATA" \
   --fuse rgb 2d rgb+2d --baseline --anatomy --out eval/default --labels default

@@ -30,7 +30,8 @@ def ship(checkpoint: str | Path, out: str | Path, fp16: bool = True,
     return save_checkpoint(out, strategy=meta["strategy"], config=meta["config"],
                            data=meta["data"], state_dict=state, metrics=metrics,
                            shipped_from={"path": str(checkpoint), "step": int(ckpt.get("step", 0)),
-                                         "fp16": fp16})
+                                         "fp16": fp16},
+                           **({"procedural": ckpt["procedural"]} if "procedural" in ckpt else {}))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,7 @@ class LandmarkFusionConfig:
     with this frame's 2D landmarks (each joint onto its landmark's ray at its depth, then the
     kinematic fit again); needs the kinematic fit and landmarks of this frame."""
 
-    world_weight: float = option(1.0, "share of MediaPipe's world landmarks in the 3D hand "
+    world_weight: float = option(0.9, "share of MediaPipe's world landmarks in the 3D hand "
                                  "(0 = the network alone, 1 = MediaPipe's alone; default "
                                  "{default:g})", ge=0.0, le=1.0,
                                  what="a weight between 0 and 1")
