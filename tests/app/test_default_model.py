@@ -45,6 +45,10 @@ def test_default_model_is_small_complete_and_documented(default_checkpoint):
                       ["handtrack"])
     assert info["fused"] and info["crop_size"] == meta["crop_size"]
     assert info["checkpoint"] == default_checkpoint.name
+    # the coordinate 2D expert on right hands: the artefact says so, so left hands go in mirrored
+    assert meta["config"]["heat_expert"] == "coords" and meta["config"]["canonical_side"]
+    assert info["canonical_side"] is True
+    assert "procedural" in raw and raw["procedural"]["joint_samples"] > 0  # how it was trained
 
 
 def test_bundled_onnx_was_exported_from_the_bundled_weights(default_checkpoint, capsys):

@@ -108,3 +108,23 @@ def test_align_writes_a_shippable_checkpoint(tmp_path, tiny_renders):
     heat = torch.zeros(2, 21, 16, 16)
     z, pose, cloud = net(torch.rand(2, 3, 32, 32), heat)
     assert pose.shape == (2, 21, 3) and cloud.shape == (2, 16, 3)
+
+
+def test_cli_times_the_keypoint_generator_and_documents_joint_and_align(capsys):
+    from train.procedural.__main__ import main
+
+    assert main(["bench", "--keypoints", "--batches", "1", "--batch-size", "8"]) == 0
+    assert "keypoint features" in capsys.readouterr().out
+    for command, needle in (("joint", "--p-crop-noise"), ("align", "--rgb-loss-weight")):
+        with pytest.raises(SystemExit) as e:
+            main([command, "--help"])
+        assert e.value.code == 0 and needle in capsys.readouterr().out
+
+
+def test_align_refuses_a_joint_run_of_other_sizes(tmp_path):
+    joint = run(_joint_cfg(tmp_path), log=lambda *_: None)["checkpoint"]
+    src = save_inference_checkpoint(
+        tmp_path / "src.pt", build_hand_pose_net(NetConfig(latent_dim=8, crop_size=64,
+                                                           heatmap_size=16), with_heat=True))
+    with pytest.raises(ValueError, match="--crop-size 64"):
+        align_run(AlignConfig(joint=joint, source=str(src), progress=False))

@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="time the sample generator")
     b.add_argument("--batches", type=int, default=10, help="batches to time (10)")
     b.add_argument("--batch-size", type=int, default=256, help="samples per batch (256)")
+    b.add_argument("--keypoints", action="store_true",
+                   help="time the coordinate expert's batches (joint: keypoint features, no "
+                        "heat maps, half of them with the evaluation's crop noise)")
     _data_args(b)
     return p
 
@@ -132,15 +135,29 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(1)
-            gen = SampleGenerator(_data_config(a), reuse=True)
-            gen.batch(a.batch_size)  # compile / warm up
+            cfg = _data_config(a)
+            if a.keypoints:
+                import numpy as np
+
+                from train.data.noise2d import Noise2DConfig
+                from train.procedural.samples import make_keypoint_batch
+
+                rng = np.random.default_rng(0)
+                make = lambda: make_keypoint_batch(a.batch_size, cfg, rng,  # noqa: E731
+                                                   Noise2DConfig(), 0.5)
+                what = "keypoint features (no heat maps)"
+            else:
+                gen = SampleGenerator(cfg, reuse=True)
+                make = lambda: gen.batch(a.batch_size)  # noqa: E731
+                what = f"heat maps {a.heatmap_size}x{a.heatmap_size}"
+            make()  # compile / warm up
             t0 = time.perf_counter()
             for _ in range(a.batches):
-                gen.batch(a.batch_size)
+                make()
             dt = time.perf_counter() - t0
             rate = a.batches * a.batch_size / dt
-            print(f"{rate:.0f} samples/s ({rate * 3600 / 1e6:.2f} M samples/hour) with heat maps "
-                  f"{a.heatmap_size}x{a.heatmap_size}, batch {a.batch_size}")
+            print(f"{rate:.0f} samples/s ({rate * 3600 / 1e6:.2f} M samples/hour) with {what}, "
+                  f"batch {a.batch_size}, one thread")
     except (CheckpointError, FileNotFoundError, FloatingPointError, OptionError,
             ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
