@@ -128,3 +128,15 @@ def test_align_refuses_a_joint_run_of_other_sizes(tmp_path):
                                                            heatmap_size=16), with_heat=True))
     with pytest.raises(ValueError, match="--crop-size 64"):
         align_run(AlignConfig(joint=joint, source=str(src), progress=False))
+
+
+def test_the_heat_map_trainer_refuses_a_coordinate_expert(tmp_path, capsys):
+    from train.procedural.__main__ import main
+
+    cfg = NetConfig(latent_dim=8, crop_size=32, heatmap_size=16, heat_expert="coords",
+                    keypoint_hidden=16)
+    src = save_inference_checkpoint(tmp_path / "k.pt", build_hand_pose_net(cfg, with_heat=True))
+    assert main(["train", "--source", str(src), "--out", str(tmp_path / "r"),
+                 "--samples", "8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "joint" in err[0]

@@ -79,7 +79,13 @@ def load_source(path: str | Path) -> tuple[HandPoseNet, dict]:
     if not any(k.startswith(HEAT) for k in state):
         raise CheckpointError(f"checkpoint {path} has no 2D expert (heat_encoder.*); use an "
                               "s4-2d checkpoint such as app/assets/default.pt")
-    net = HandPoseNet(net_config_of(ckpt, path), with_heat=True)
+    config = net_config_of(ckpt, path)
+    if config.heat_expert != "conv":
+        raise CheckpointError(f"checkpoint {path} has the coordinate 2D expert (model/"
+                              "keypoint_encoder.py), not the heat-map encoder this trains; train "
+                              "it with `python -m train.procedural joint` and `align`, or pass "
+                              "--source with a heat-map s4-2d checkpoint")
+    net = HandPoseNet(config, with_heat=True)
     wanted = net.state_dict()
     net.load_state_dict({k: v.float() if v.is_floating_point() else v
                          for k, v in state.items() if k in wanted}, strict=True)
