@@ -123,15 +123,22 @@ def time_backend(checkpoint: Path, kind: str, batch: int, n: int) -> float:
 
 
 def make_models(tmp: Path) -> dict[int, Path]:
+    from dataclasses import replace
+
+    from app.engine import DEFAULT_CHECKPOINT
     from app.export import export_onnx
-    from model.checkpoint import save_inference_checkpoint
+    from model.checkpoint import net_config_of, read_checkpoint, save_inference_checkpoint
     from model.inference import build_hand_pose_net
     from model.net_config import NetConfig
 
+    # the bundled model's architecture (its 2D expert, decoder widths, canonical side), with
+    # fresh weights at each crop size: timing does not depend on the weights
+    base = net_config_of(read_checkpoint(DEFAULT_CHECKPOINT), DEFAULT_CHECKPOINT) \
+        if DEFAULT_CHECKPOINT.is_file() else NetConfig()
     out = {}
     for crop in (128, 96):
         ckpt = save_inference_checkpoint(tmp / f"r{crop}.pt",
-                                         build_hand_pose_net(NetConfig(crop_size=crop),
+                                         build_hand_pose_net(replace(base, crop_size=crop),
                                                              with_heat=True))
         export_onnx(ckpt)
         out[crop] = ckpt

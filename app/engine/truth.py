@@ -90,6 +90,11 @@ class OracleEstimator(HandEstimator):
         self._truth = frame.truth
         return super().estimate(frame, *args, **kwargs)
 
+    def infer_canonical(self, batch: CropBatch, tracks, mirrored: bool) -> BackendOutput:
+        """infer(batch) as it is: the oracle's poses are in the crops' own cameras, so nothing is
+        mirrored for a right-handed backend (its cost, with run_backend, is the same)."""
+        return self.infer(batch)
+
     def infer(self, batch: CropBatch) -> BackendOutput:
         cloud = super().infer(batch).cloud if self.run_backend else None
         return BackendOutput(truth_poses(self._truth, batch.cams), cloud)

@@ -69,3 +69,21 @@ def test_left_hands_go_in_mirrored_and_come_back_mirrored(monkeypatch):
     rgb_n, _, pose_n = run(LEFT, False, canonical=False)
     np.testing.assert_array_equal(rgb_n, rgb_r)
     assert pose_n[4, 0] == 1.0
+
+
+def test_the_oracle_is_not_mirrored_by_a_right_handed_backend():
+    from app.engine.estimate import CropBatch
+    from app.engine.sources.base import TruthHand
+    from app.engine.truth import OracleEstimator, truth_poses
+    from model.geometry import Box, crop_camera
+
+    K = intrinsics_from_fov(320, 240, 60.0)
+    joints, _ = forward_kinematics(np.zeros(POSE_DIM), Skeleton.mean())
+    joints = joints @ rot_x(-1.2).T + [0.0, 0.0, 0.5]
+    uv = project(joints, K)
+    cam = crop_camera(K, Box(*uv.mean(0), 120.0), 32)
+    est = OracleEstimator(_Recorder(), fuse="rgb")
+    est._truth = [TruthHand(joints, uv, LEFT)]
+    batch = CropBatch(np.zeros((1, 3, 32, 32), np.float32), [cam], None)
+    out = est.infer_canonical(batch, [Track(0, LEFT, uv)], mirrored=False)
+    np.testing.assert_allclose(out.pose, truth_poses(est._truth, [cam]))
