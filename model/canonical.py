@@ -29,6 +29,15 @@ def mirror_images(images, left):
     return torch.where(mask.view(-1, *([1] * (images.dim() - 1))), images.flip(-1), images)
 
 
+def mirror_keypoints(uv_px, left, crop_size: int) -> np.ndarray:
+    """uv_px (B, J, 2) crop px of a crop of side crop_size; left (B,) bool: u -> S - 1 - u for
+    those samples (the flipped crop's keypoints). Returns a new array."""
+    out = np.array(uv_px, copy=True)
+    mask = np.asarray(left, bool)
+    out[mask, :, 0] = (crop_size - 1) - out[mask, :, 0]
+    return out
+
+
 def mirror_points(points, left):
     """points (B, N, 3) in the crop camera (or root-relative); left (B,) bool: x -> -x for those
     samples. Returns a new array / tensor."""

@@ -55,16 +55,22 @@ def save_checkpoint(path: str | Path, *, strategy: str, config: NetConfig | dict
     """Write a checkpoint atomically (temporary file + rename, so an interrupted save never
     leaves a half-written file). `extra` keys (train config, optimizer state...) are stored too.
     Returns the path."""
-    import torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     cfg = asdict(config) if isinstance(config, NetConfig) else dict(config)
     ckpt = {"format": FORMAT, "strategy": strategy, "config": cfg, "data": dict(data),
             "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
             "metrics": dict(metrics or {}), **extra}
+    return save_atomic(path, ckpt)
+
+
+def save_atomic(path: str | Path, obj: object) -> Path:
+    """torch.save(obj) to a temporary file beside path, then rename it over path (an interrupted
+    save never leaves a half-written file); the folder is created. Returns the path."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(ckpt, tmp)
+    torch.save(obj, tmp)
     os.replace(tmp, path)
     return path
 

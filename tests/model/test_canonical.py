@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from model.canonical import mirror_images, mirror_points
+from model.canonical import mirror_images, mirror_keypoints, mirror_points
 from model.geometry import Box, crop_camera, project
 from model.heatmaps import encode
 
@@ -15,6 +15,9 @@ def test_a_flipped_crop_is_the_hand_with_x_negated_in_the_crop_camera():
     flipped = project(p * (-1.0, 1.0, 1.0), cam.K_virtual)
     np.testing.assert_allclose(flipped[:, 0], 127 - uv[:, 0], atol=1e-9)
     np.testing.assert_allclose(flipped[:, 1], uv[:, 1], atol=1e-9)
+    got = mirror_keypoints(uv[None], np.array([True]), 128)[0]
+    np.testing.assert_allclose(got, flipped, atol=1e-9)
+    np.testing.assert_array_equal(mirror_keypoints(uv[None], np.array([False]), 128)[0], uv)
     # and the heat maps of the mirrored keypoints are the flipped heat maps
     heat = encode(uv, 128, 64, 2.0)
     np.testing.assert_allclose(encode(flipped, 128, 64, 2.0), heat[..., ::-1], atol=1e-5)

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from model.canonical import mirror_images, mirror_points
-from model.checkpoint import net_config_of, read_checkpoint, save_checkpoint
+from model.canonical import mirror_images, mirror_keypoints, mirror_points
+from model.checkpoint import net_config_of, read_checkpoint, save_atomic, save_checkpoint
 from model.config_flags import option
 from model.distributions import kl_to_prior, product_of_experts, reparameterise
 from model.keypoint_encoder import keypoint_features
@@ -141,7 +141,7 @@ def cache_features(net: HandPoseNet, cfg: AlignConfig, noise: Noise2DConfig) -> 
             for i, idx in enumerate(b["index"].tolist()):
                 rng = np.random.default_rng((cfg.seed, p, idx))
                 uv[i], kept[i] = perturb_keypoints(uv[i], S, noise, rng)
-            uv[left, :, 0] = (S - 1) - uv[left, :, 0]
+            uv = mirror_keypoints(uv, left, S)
             out["kp"].append(torch.from_numpy(keypoint_features(uv, kept, S, M, 2.0)))
             out["pose"].append(mirror_points(b["pose"], left))
             out["cloud"].append(mirror_points(b["cloud"], left))
@@ -163,10 +163,7 @@ def cached_features(net: HandPoseNet, cfg: AlignConfig) -> dict[str, Tensor]:
             return saved["data"]
     data = cache_features(net, cfg, Noise2DConfig())
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({"key": key, "data": data}, tmp)
-        tmp.replace(path)
+        save_atomic(path, {"key": key, "data": data})
     return data
 
 

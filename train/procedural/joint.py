@@ -17,8 +17,6 @@ optimiser, the stream position and the configs; `--resume` continues it.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from model.checkpoint import save_atomic
 from model.config_flags import option
 from model.decoders import PoseDecoder
 from model.distributions import kl_to_prior, reparameterise
@@ -129,14 +128,6 @@ def lr_at(cfg: JointTrainConfig, seen: int) -> float:
     return cfg.lr * warm * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def _save(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _config_dict(cfg: JointTrainConfig) -> dict:
     return {**{k: v for k, v in asdict(cfg).items() if k not in ("data", "crop_noise")},
             "data": cfg.data.to_dict(), "crop_noise": asdict(cfg.crop_noise)}
@@ -183,10 +174,11 @@ def run(cfg: JointTrainConfig, log=print) -> dict:
                                          persistent_workers=False)
 
     def save(val):
-        _save(path, {"format": FORMAT, "net_config": asdict(nc), "train_config": _config_dict(cfg),
-                     "keypoint_encoder": enc.state_dict(), "pose_decoder": dec.state_dict(),
-                     "optimizer": opt.state_dict(), "progress": dict(progress),
-                     "val": dict(val or {})})
+        save_atomic(path, {"format": FORMAT, "net_config": asdict(nc),
+                           "train_config": _config_dict(cfg),
+                           "keypoint_encoder": enc.state_dict(), "pose_decoder": dec.state_dict(),
+                           "optimizer": opt.state_dict(), "progress": dict(progress),
+                           "val": dict(val or {})})
 
     t_start = t_save = time.monotonic()
     seen0 = progress["seen"]

@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from model.canonical import mirror_keypoints, mirror_points
+from model.keypoint_encoder import keypoint_features
+from train.data.noise2d import perturb_keypoints
 from train.procedural.crops import (
     crop_cameras,
     heatmaps_batch,
@@ -77,9 +80,6 @@ def make_keypoint_batch(n: int, config: ProceduralConfig, rng: np.random.Generat
     of the samples, crop_noise (a train.data.noise2d.Noise2DConfig: in the crop, the crop from
     the true keypoints at the data sets' margin 1.5 x U[1, 1.2], as the evaluation does).
     canonical: left hands mirrored into right hands (model/canonical.py), features and pose."""
-    from model.keypoint_encoder import keypoint_features
-    from train.data.noise2d import perturb_keypoints
-
     c = config
     S = c.crop_size
     hands = sample_hands(n, c.scene, rng)
@@ -97,10 +97,10 @@ def make_keypoint_batch(n: int, config: ProceduralConfig, rng: np.random.Generat
             uv_crop[i], kept[i] = perturb_keypoints(true_crop[i], S, crop_noise, rng)
     joints_v = np.einsum("bnj,bji->bni", hands.joints_m, R)  # (n, 21, 3) crop camera
     pose, scale = normalise_batch(joints_v)
-    left = hands.side == 0
     if canonical:
-        uv_crop[left, :, 0] = (S - 1) - uv_crop[left, :, 0]
-        pose[left, :, 0] *= -1.0
+        left = hands.side == 0
+        uv_crop = mirror_keypoints(uv_crop, left, S)
+        pose = mirror_points(pose, left)
     feats = keypoint_features(uv_crop, kept, S, c.heatmap_size, c.sigma_px)
     return {"features": feats, "pose": pose.astype(np.float32),
             "scale_m": scale.astype(np.float32), "side": hands.side, "uv_crop": uv_crop,
