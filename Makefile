@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# the compiled kinematic fit, once per machine (numba's disk cache; else the first run
+	@# compiles it in the background for ~20 s)
+	$(BIN)/python -c "from model.anatomy_fast import warm_up; print(f'kinematic fit compiled in {warm_up():.0f} s')"
 	touch $(STAMP)
 
 venv: $(STAMP)

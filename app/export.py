@@ -11,6 +11,13 @@
   model.heatmaps.landmarks_to_heatmaps), "heat_weight" (B,) and "rgb_weight" (B,) float32 in
   {0, 1} that switch each expert per sample (RGB only: 1, 0 -> heat_weight 0; 2D only:
   rgb_weight 0; both: 1, 1), so one graph serves --fuse rgb, 2d and rgb+2d.
+- NAME.2d.onnx (fused checkpoints): the 2D expert's graph alone (model.pose_net.HeatExpertNet:
+  inputs "heat" and "heat_weight", outputs "z_mu" and "pose"), the fused graph's answer with
+  rgb_weight 0 without running the RGB encoder; the onnxruntime backend runs it when no hand of a
+  batch uses the RGB expert (--fuse 2d).
+- NAME.int8.onnx (--quantize int8, or auto on a CPU with VNNI / AMX): the graph with the RGB
+  encoder's convolutions quantised to int8 (app/quantize.py, calibrated on the demo generator's
+  crops); the onnxruntime backend prefers it on CPUs with int8 dot products (--precision).
 - Weight storage (--weights): "fp16" stores the large float32 tensors as float16 with a Cast node
   in front, which ONNX Runtime folds away when it loads the graph: half the file, float32
   compute, results within ~1e-4 of float32 storage (the exporter folds BatchNorm into the conv
@@ -49,15 +56,19 @@ import numpy as np
 
 from app.engine.backends import checkpoint_errors
 from app.engine.errors import EngineError
+from app.quantize import QUANTIZE_MODES
 from model.checkpoint import (
     ONNX_METADATA_KEY,
     ModelInfo,
     file_sha256,
+    heat_graph_path_of,
+    int8_path_of,
     load_inference,
     onnx_path_of,
     sidecar_path_of,
     tensorrt_path_of,
 )
+from model.machine import has_int8_dot
 
 
 def _load(checkpoint: Path, with_cloud: bool):
@@ -149,10 +160,49 @@ def store_weights_fp16(model, min_elements: int = 1024) -> int:
     return len(casts)
 
 
+def _onnx_graph(module, args: tuple, inputs: list[str], names: list[str], opset: int, info):
+    """torch.onnx.export of module(*args) -> onnx.ModelProto with the "handtrack" metadata."""
+    import onnx
+    import torch
+
+    axes = {n: {0: "batch"} for n in [*inputs, *names]}
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(module, args, buf, dynamo=False, input_names=inputs,
+                          output_names=names, dynamic_axes=axes, opset_version=opset)
+    model = onnx.load_from_string(buf.getvalue())
+    entry = model.metadata_props.add()
+    entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(info.to_dict())
+    return model
+
+
+def _example_inputs(info, batch: int = 2) -> tuple[tuple, list[str]]:
+    """(args, input names) of the network's graph: a random batch of 2; a fused network with
+    both experts on the first sample and RGB only on the second."""
+    import torch
+
+    S, M = info.crop_size, info.heatmap_size
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, 3, S, S, generator=g)
+    if not info.fused:
+        return (x,), ["rgb"]
+    return ((x, torch.rand(batch, 21, M, M, generator=g), torch.tensor([1.0, 0.0]),
+             torch.tensor([1.0, 1.0])), ["rgb", "heat", "heat_weight", "rgb_weight"])
+
+
+def _ort_pose(path: Path, feeds: dict) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(["pose"], feeds)[0]
+
+
 def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_cloud: bool = False,
                 opset: int = 17, weights: str = "auto") -> tuple[Path, float]:
     """Write the ONNX model of a checkpoint and check it with ONNX Runtime; weights: how float32
-    tensors are stored (WEIGHT_MODES, see the module doc).
+    tensors are stored (WEIGHT_MODES, see the module doc). A fused checkpoint also gets its 2D
+    expert's graph NAME.2d.onnx (export_heat_graph).
     Returns (path, largest |onnx - torch| of the pose on a random batch of 2)."""
     if weights not in WEIGHT_MODES:
         raise EngineError(f"unknown weight storage {weights!r}; use one of "
@@ -164,40 +214,100 @@ def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_clou
     out = Path(out) if out is not None else onnx_path_of(checkpoint)
     _prepare_out(out, "ONNX model", "--onnx-out", onnx_path_of(checkpoint).name)
     net, meta, info = _load(checkpoint, with_cloud)
-    S, M = info.crop_size, info.heatmap_size
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(2, 3, S, S, generator=g)
-    args: tuple = (x,)
-    inputs = ["rgb"]
-    if info.fused:  # the fused graph; weights: both experts, RGB only
-        args = (x, torch.rand(2, 21, M, M, generator=g), torch.tensor([1.0, 0.0]),
-                torch.tensor([1.0, 1.0]))
-        inputs = ["rgb", "heat", "heat_weight", "rgb_weight"]
+    args, inputs = _example_inputs(info)
     names = ["z_mu", "pose"] + (["cloud"] if with_cloud else [])
-    axes = {n: {0: "batch"} for n in [*inputs, *names]}
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(net, args, buf, dynamo=False, input_names=inputs,
-                          output_names=names, dynamic_axes=axes, opset_version=opset)
-    model = onnx.load_from_string(buf.getvalue())
     if not with_cloud:
         info = replace(info, cloud_points=0)  # 0: the graph has no cloud output
-    entry = model.metadata_props.add()
-    entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(info.to_dict())
+    model = _onnx_graph(net, args, inputs, names, opset, info)
     if weights == "auto":
         weights = "fp16" if meta["fp16_weights"] else "fp32"
     if weights == "fp16":
         store_weights_fp16(model)
     write_atomic(out, lambda tmp: onnx.save(model, str(tmp)), "ONNX model", "--onnx-out")
-
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    got = sess.run(["pose"], {k: a.numpy() for k, a in zip(inputs, args)})[0]
+    got = _ort_pose(out, {k: a.numpy() for k, a in zip(inputs, args)})
     with torch.inference_mode():
         want = net(*args)[1].numpy()
+    if info.fused:
+        export_heat_graph(checkpoint, out, opset, weights)
     return out, float(np.abs(got - want).max())
+
+
+def export_heat_graph(checkpoint: str | Path, onnx_out: str | Path, opset: int = 17,
+                      weights: str = "fp32") -> tuple[Path, float]:
+    """Write NAME.2d.onnx beside onnx_out for a fused checkpoint: model.pose_net.HeatExpertNet,
+    inputs "heat" (B, 21, M, M) and "heat_weight" (B,), outputs "z_mu" and "pose": the fused
+    graph's answer with rgb_weight 0 without the RGB encoder (what --fuse 2d runs). Returns
+    (path, largest |this graph - the fused network at rgb_weight 0| of the pose)."""
+    import onnx
+    import torch
+
+    from model.inference import HeatExpertNet
+
+    checkpoint = Path(checkpoint)
+    net, _, info = _load(checkpoint, False)
+    heat_net = HeatExpertNet(net).eval()
+    (x, heat, _, _), _ = _example_inputs(info)
+    w_h = torch.tensor([1.0, 0.5])
+    out = heat_graph_path_of(onnx_out)
+    model = _onnx_graph(heat_net, (heat, w_h), ["heat", "heat_weight"], ["z_mu", "pose"], opset,
+                        replace(info, cloud_points=0))
+    if weights == "fp16":
+        store_weights_fp16(model)
+    write_atomic(out, lambda tmp: onnx.save(model, str(tmp)), "2D-expert ONNX model")
+    got = _ort_pose(out, {"heat": heat.numpy(), "heat_weight": w_h.numpy()})
+    with torch.inference_mode():
+        want = net(x, heat, w_h, torch.zeros(2))[1].numpy()
+    return out, float(np.abs(got - want).max())
+
+
+def _inline_identities(model) -> int:
+    """Remove the Identity nodes that pass an initializer on (the exporter writes them for
+    weights shared by several nodes, e.g. the equal convolutions of untrained networks): the
+    quantiser quantises only weights it sees as initializers. In place; returns the count."""
+    inits = {i.name for i in model.graph.initializer}
+    outputs = {o.name for o in model.graph.output}
+    alias = {n.output[0]: n.input[0] for n in model.graph.node
+             if n.op_type == "Identity" and n.input[0] in inits and n.output[0] not in outputs}
+    keep = [n for n in model.graph.node if not (n.op_type == "Identity" and n.output[0] in alias)]
+    for n in keep:
+        for k, name in enumerate(n.input):
+            if name in alias:
+                n.input[k] = alias[name]
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    return len(alias)
+
+
+def export_int8(checkpoint: str | Path, onnx_out: str | Path, opset: int = 17,
+                calibration_frames: int = 48) -> tuple[Path, float]:
+    """Write NAME.int8.onnx beside onnx_out: the checkpoint's graph with the RGB encoder's
+    convolutions quantised to int8 (app/quantize.py, calibrated on the demo generator's crops).
+    Returns (path, mean |int8 - float32| pose distance over the calibration crops, in scale
+    bones)."""
+    import onnx
+    import torch
+
+    from app.quantize import calibration_feeds, quantize_onnx
+
+    checkpoint = Path(checkpoint)
+    net, _, info = _load(checkpoint, False)
+    args, inputs = _example_inputs(info)
+    model = _onnx_graph(net, args, inputs, ["z_mu", "pose"], opset, replace(info, cloud_points=0))
+    _inline_identities(model)
+    feeds = calibration_feeds(info, calibration_frames)
+    out = int8_path_of(onnx_out)
+    fp32 = out.with_name(f".{out.name}.{os.getpid()}.fp32.onnx")
+    try:
+        write_atomic(fp32, lambda tmp: onnx.save(model, str(tmp)), "ONNX model")
+        write_atomic(out, lambda tmp: quantize_onnx(fp32, tmp, feeds), "int8 ONNX model")
+    finally:
+        with contextlib.suppress(OSError):
+            fp32.unlink(missing_ok=True)
+    batch = {k: np.concatenate([f[k] for f in feeds]) for k in feeds[0]}
+    got = _ort_pose(out, batch)
+    with torch.inference_mode():
+        want = net(*(torch.from_numpy(batch[k]) for k in inputs))[1].numpy()
+    return out, float(np.linalg.norm(got - want, axis=-1).mean())
 
 
 def export_tensorrt(checkpoint: str | Path, out: str | Path | None = None,
@@ -267,9 +377,10 @@ def _int_in(lo: int, hi: int, example: int) -> Callable[[str], int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _Parser(prog="handtrack-export", description="Write NAME.onnx (and, on a CUDA machine "
-                "with torch-tensorrt, NAME.trt.ep) next to a checkpoint, for the app's "
-                "onnxruntime / tensorrt backends.")
+    p = _Parser(prog="handtrack-export", description="Write NAME.onnx (a fused model: also "
+                "NAME.2d.onnx; a CPU with VNNI / AMX: also NAME.int8.onnx; a CUDA machine with "
+                "torch-tensorrt: NAME.trt.ep) next to a checkpoint, for the app's onnxruntime / "
+                "tensorrt backends.")
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="the .pt checkpoint")
     p.add_argument("--onnx-out", metavar="PATH", help="ONNX path (default: next to the .pt)")
     p.add_argument("--cloud", action="store_true", help="include the point-cloud output")
@@ -279,6 +390,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="storage of the weights: fp16 = half the file, float32 compute, "
                         "results within ~1e-4; auto = fp16 for an fp16 checkpoint "
                         "(train.shrink_fp16), else fp32")
+    p.add_argument("--quantize", choices=QUANTIZE_MODES, default="auto",
+                   help="also write NAME.int8.onnx, the RGB encoder quantised to int8 (about "
+                        "2.4x faster on a CPU with VNNI / AMX, within ~1 mm): int8 = always, "
+                        "auto = when this CPU has int8 dot products (VNNI / AMX), none = not")
     p.add_argument("--tensorrt", action=argparse.BooleanOptionalAction, default=None,
                    help="build the TensorRT artefact (default: when CUDA and torch-tensorrt "
                         "exist)")
@@ -289,6 +404,17 @@ def main(argv: list[str] | None = None) -> int:
         path, diff = export_onnx(args.checkpoint, args.onnx_out, args.cloud, args.opset,
                                  args.weights)
         print(f"wrote {path} (largest |onnxruntime - torch| pose difference {diff:.2e})")
+        heat = heat_graph_path_of(path)
+        if heat.is_file() and heat.stat().st_mtime >= path.stat().st_mtime:
+            print(f"wrote {heat} (the 2D expert alone, for --fuse 2d)")
+        int8 = args.quantize == "int8" or (args.quantize == "auto" and has_int8_dot())
+        if int8:
+            q, err = export_int8(args.checkpoint, path, args.opset)
+            print(f"wrote {q} (int8 RGB encoder; mean |int8 - float32| pose distance "
+                  f"{err:.4f} scale bones on the calibration crops)")
+        elif args.quantize == "auto":
+            print("int8 model skipped: this CPU has no int8 dot products (VNNI / AMX), where "
+                  "float32 is as fast; --quantize int8 writes it anyway")
         want_trt = args.tensorrt
         if want_trt is None:
             import importlib.util

@@ -30,6 +30,7 @@ import argparse
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -39,7 +40,9 @@ import numpy as np  # noqa: E402
 from app.engine import BackendConfig, Engine, EngineConfig, SourceConfig, TrackerConfig  # noqa: E402
 from app.engine.backends import open_backend  # noqa: E402
 from app.engine.landmarks3d import LandmarkFusionConfig  # noqa: E402
+from app.engine.sources import Source, SourceFrame  # noqa: E402
 from app.engine.sources.demo import DemoSource  # noqa: E402
+from app.engine.stats import EngineStats  # noqa: E402
 from app.engine.truth import OracleEstimator  # noqa: E402
 from bench.machine import describe_machine  # noqa: E402
 
@@ -55,6 +58,42 @@ def render_frames(hands: int, n: int):
     return src, [src.render(i) for i in range(n)]
 
 
+class BlockSource(Source):
+    """Pre-rendered demo frames, one block at a time (load()); read() delivers them as fast as
+    the engine takes them and then ends the stream."""
+
+    def __init__(self, demo: DemoSource):
+        self.intrinsics = demo.intrinsics
+        self.fps = demo.fps
+        self._size = demo.size
+        self.description = "pre-rendered demo frames"
+        self._frames: list = []
+
+    def load(self, frames: list) -> None:
+        self._frames = list(frames)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def read(self) -> SourceFrame | None:
+        if not self._frames:
+            return None
+        f = self._frames.pop(0)
+        return SourceFrame(f.rgb, time.time(), f.truth)
+
+
+@dataclass
+class Timed:
+    """Per frame of a block: ms (wall time per frame: the interval between consecutive
+    results, the first from the block's start), latency_ms (capture to result); cpu_ms: the
+    process's CPU time of the block (all threads)."""
+
+    ms: list[float]
+    latency_ms: list[float]
+    cpu_ms: float
+
+
 class MediaPipePipeline:
     def __init__(self, hands: int, complexity: int):
         import mediapipe as mp
@@ -63,53 +102,80 @@ class MediaPipePipeline:
                                               model_complexity=complexity)
         self.stats = None
 
-    def __call__(self, i, f) -> None:
-        self.hands.process(f.rgb)
+    def run_block(self, frames: list) -> Timed:
+        c0, ms = time.process_time(), []
+        for f in frames:
+            t0 = time.perf_counter()
+            self.hands.process(f.rgb)
+            ms.append((time.perf_counter() - t0) * 1e3)
+        return Timed(ms, ms, (time.process_time() - c0) * 1e3)
 
     def close(self) -> None:
         self.hands.close()
 
 
 class EnginePipeline:
-    def __init__(self, src, hands: int, checkpoint: Path, kind: str, anatomy: bool = True,
-                 tracking: str = "landmarks", fuse: str | None = None,
-                 world_weight: float | None = None):
-        cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands),
+    """The engine on a stream of pre-rendered frames (Engine.run: the capture thread, the
+    detector one frame ahead unless overlap is off)."""
+
+    def __init__(self, demo: DemoSource, hands: int, checkpoint: Path, kind: str,
+                 anatomy: bool = True, tracking: str = "landmarks", fuse: str | None = None,
+                 world_weight: float | None = None, overlap: bool = True, threads: int = 0,
+                 precision: str = "auto"):
+        cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands, realtime=False),
                            backend=BackendConfig(kind=kind, checkpoint=str(checkpoint),
-                                                 device="cpu", max_batch=hands),
-                           tracker=TrackerConfig(mode=tracking, max_hands=hands), fuse=fuse)
+                                                 device="cpu", max_batch=hands,
+                                                 threads=threads, precision=precision),
+                           tracker=TrackerConfig(mode=tracking, max_hands=hands), fuse=fuse,
+                           overlap=overlap)
         if world_weight is not None:
             cfg.landmarks = LandmarkFusionConfig(world_weight=world_weight)
         if not anatomy:
             cfg.anatomy = None
-        self.engine = Engine(cfg, source=src, estimator=GroundTruthPoseEstimator)
+        self.source = BlockSource(demo)
+        self.engine = Engine(cfg, source=self.source, estimator=GroundTruthPoseEstimator,
+                             on_message=lambda notice: None)
+        self.stats = EngineStats()  # over all blocks (each run() starts its own)
 
-    @property
-    def stats(self):
-        return self.engine.stats
-
-    def __call__(self, i, f) -> None:
-        self.engine.process(f.rgb, i / 30.0, i, f.truth)
+    def run_block(self, frames: list) -> Timed:
+        self.source.load(frames)
+        c0, t_prev, ms, lat = time.process_time(), time.perf_counter(), [], []
+        for result, _ in self.engine.run():
+            now = time.perf_counter()
+            ms.append((now - t_prev) * 1e3)
+            lat.append(result.timings_ms.get("latency", float("nan")))
+            t_prev = now
+        cpu = (time.process_time() - c0) * 1e3
+        block = self.engine.stats
+        self.stats.frames += block.frames
+        self.stats.detections += block.detections
+        for k, v in block.timings_ms.items():
+            for x in v:
+                self.stats.add_timings({k: x})
+        return Timed(ms, lat, cpu)
 
     def close(self) -> None:
         self.engine.close()
 
 
-def run_interleaved(frames, pipelines: dict) -> dict:
-    """Each frame goes through every pipeline in turn, so that a change of machine load hits
-    all of them alike. Returns name -> (wall ms (N,), CPU ms (N,))."""
-    out = {name: ([], []) for name in pipelines}
-    for i, f in enumerate(frames):
+def run_blocks(frames, pipelines: dict, block: int) -> dict:
+    """Blocks of `block` frames go through every pipeline in turn, so that a change of machine
+    load hits all of them alike. Returns name -> (wall ms (N,), latency ms (N,), CPU ms per
+    frame)."""
+    out = {name: ([], [], 0.0) for name in pipelines}
+    for start in range(0, len(frames), block):
+        chunk = frames[start:start + block]
         for name, pipe in pipelines.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            pipe(i, f)
-            out[name][0].append((time.perf_counter() - t0) * 1e3)
-            out[name][1].append((time.process_time() - c0) * 1e3)
-    return {k: (np.array(a), np.array(b)) for k, (a, b) in out.items()}
+            t = pipe.run_block(chunk)
+            ms, lat, cpu = out[name]
+            out[name] = (ms + t.ms, lat + t.latency_ms, cpu + t.cpu_ms)
+    return {k: (np.array(a), np.array(b), c / len(frames)) for k, (a, b, c) in out.items()}
 
 
-def time_backend(checkpoint: Path, kind: str, batch: int, n: int) -> float:
-    with open_backend(BackendConfig(kind=kind, device="cpu"), checkpoint) as b:
+def time_backend(checkpoint: Path, kind: str, batch: int, n: int, precision: str = "auto",
+                 threads: int = 0) -> float:
+    with open_backend(BackendConfig(kind=kind, device="cpu", precision=precision,
+                                    threads=threads), checkpoint) as b:
         x = np.random.default_rng(0).random((batch, 3, b.crop_size, b.crop_size),
                                             dtype=np.float32)
         for _ in range(5):
@@ -126,8 +192,13 @@ def make_models(tmp: Path) -> dict[int, Path]:
     from dataclasses import replace
 
     from app.engine import DEFAULT_CHECKPOINT
-    from app.export import export_onnx
-    from model.checkpoint import net_config_of, read_checkpoint, save_inference_checkpoint
+    from app.export import export_int8, export_onnx
+    from model.checkpoint import (
+        net_config_of,
+        onnx_path_of,
+        read_checkpoint,
+        save_inference_checkpoint,
+    )
     from model.inference import build_hand_pose_net
     from model.net_config import NetConfig
 
@@ -140,7 +211,8 @@ def make_models(tmp: Path) -> dict[int, Path]:
         ckpt = save_inference_checkpoint(tmp / f"r{crop}.pt",
                                          build_hand_pose_net(replace(base, crop_size=crop),
                                                              with_heat=True))
-        export_onnx(ckpt)
+        export_onnx(ckpt)  # also NAME.2d.onnx
+        export_int8(ckpt, onnx_path_of(ckpt), calibration_frames=16)
         out[crop] = ckpt
     return out
 
@@ -148,42 +220,54 @@ def make_models(tmp: Path) -> dict[int, Path]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=150)
+    p.add_argument("--block", type=int, default=50,
+                   help="frames each pipeline streams in turn (50)")
     p.add_argument("--warmup", type=int, default=10, help="frames left out of the statistics")
+    p.add_argument("--hands", default="1,2", help="hand counts to run (1,2)")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_engine_"))
     models = make_models(tmp)
     w = args.warmup
     print(describe_machine())
-    print(f"frames {args.frames} (first {w} not counted)")
+    print(f"frames {args.frames} in blocks of {args.block} (first {w} not counted)")
     print("\nbackend alone, median ms: ", end="")
     enc = {}
-    for crop, kind in ((128, "onnxruntime"), (96, "onnxruntime"), (128, "torch")):
+    for crop, kind, prec in ((128, "onnxruntime", "int8"), (128, "onnxruntime", "fp32"),
+                             (96, "onnxruntime", "int8"), (128, "torch", "fp32")):
         for b in (1, 2):
-            enc[(crop, kind, b)] = time_backend(models[crop], kind, b, 50)
-    print(", ".join(f"{k} {c}px B={b}: {v:.2f}" for (c, k, b), v in enc.items()))
+            for threads in ((1, 0) if kind == "onnxruntime" else (0,)):
+                enc[(crop, kind, prec, b, threads)] = time_backend(models[crop], kind, b, 50,
+                                                                   prec, threads)
+    print(", ".join(f"{k} {p} {c}px B={b}{' 1 thread' if t == 1 else ''}: {v:.2f}"
+                    for (c, k, p, b, t), v in enc.items()))
     rows = []
-    for hands in (1, 2):
+    for hands in (int(h) for h in args.hands.split(",")):
         src, frames = render_frames(hands, args.frames)
         pipes = {f"MediaPipe {'full' if c else 'lite'}": MediaPipePipeline(hands, c)
                  for c in (1, 0)}
-        for crop, kind in ((128, "onnxruntime"), (96, "onnxruntime"), (128, "torch")):
-            pipes[f"engine {kind} {crop}px"] = EnginePipeline(src, hands, models[crop], kind)
-        pipes["engine onnxruntime 128px --no-anatomy"] = EnginePipeline(
-            src, hands, models[128], "onnxruntime", anatomy=False)
-        pipes["engine onnxruntime 128px --world-weight 1"] = EnginePipeline(
-            src, hands, models[128], "onnxruntime", world_weight=1.0)
-        pipes["engine onnxruntime 128px --fuse 2d"] = EnginePipeline(
-            src, hands, models[128], "onnxruntime", fuse="2d")
-        pipes["engine onnxruntime 128px --tracking flow"] = EnginePipeline(
-            src, hands, models[128], "onnxruntime", tracking="flow")
+
+        variants = [("engine, default (onnxruntime 128 px, int8 here)", {}),
+                    ("engine, float32 (--precision fp32)", {"precision": "fp32"}),
+                    ("engine, stages in sequence (--no-overlap)", {"overlap": False}),
+                    ("engine, onnxruntime on both cores (--threads 2)", {"threads": 2}),
+                    ("engine, 96 px crops", {"crop": 96}),
+                    ("engine, torch 128 px", {"kind": "torch"}),
+                    ("engine --no-anatomy", {"anatomy": False}),
+                    ("engine --world-weight 1 (the network is skipped)", {"world_weight": 1.0}),
+                    ("engine --fuse 2d", {"fuse": "2d"}),
+                    ("engine --tracking flow", {"tracking": "flow"})]
+        for name, kw in variants:
+            crop, kind = kw.pop("crop", 128), kw.pop("kind", "onnxruntime")
+            pipes[name] = EnginePipeline(src, hands, models[crop], kind, **kw)
         try:
-            res = run_interleaved(frames, pipes)
+            res = run_blocks(frames, pipes, args.block)
         finally:
             for pipe in pipes.values():
                 pipe.close()
-        full = np.median(res["MediaPipe full"][0][w:])
-        for name, (ms, cpu) in res.items():
-            med = float(np.median(ms[w:]))
+        full_ms = res["MediaPipe full"][0][w:]
+        full, full95 = np.median(full_ms), np.percentile(full_ms, 95)
+        for name, (ms, lat, cpu) in res.items():
+            med, p95 = float(np.median(ms[w:])), float(np.percentile(ms[w:], 95))
             stats, extra = pipes[name].stats, ""
             if stats is not None:
                 pct = stats.percentiles()
@@ -193,14 +277,14 @@ def main() -> None:
                                    if k in pct)
                 extra = (f"detector on {stats.detections}/{stats.frames} frames; stage p50 ms: "
                          f"{stages}")
-            rows.append((hands, name, med, float(np.percentile(ms[w:], 95)), med / full,
-                         float(np.mean(cpu[w:])), extra))
-    print("\n| hands | pipeline | median ms/frame | p95 | / MediaPipe full | CPU ms/frame "
-          "| notes |")
-    print("|---|---|---|---|---|---|---|")
-    for hands, name, med, p95, ratio, cpu_ms, extra in rows:
-        print(f"| {hands} | {name} | {med:.2f} | {p95:.2f} | {ratio:.2f} | {cpu_ms:.1f} "
-              f"| {extra} |")
+            rows.append((hands, name, med, p95, med / full, p95 / full95, cpu,
+                         float(np.nanmedian(lat[w:])), extra))
+    print("\n| hands | pipeline | median ms/frame | p95 | median / MediaPipe full | "
+          "p95 / MediaPipe full p95 | CPU ms/frame | latency p50 ms | notes |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for hands, name, med, p95, ratio, ratio95, cpu_ms, lat, extra in rows:
+        print(f"| {hands} | {name} | {med:.2f} | {p95:.2f} | {ratio:.2f} | {ratio95:.2f} "
+              f"| {cpu_ms:.1f} | {lat:.1f} | {extra} |")
 
 
 if __name__ == "__main__":

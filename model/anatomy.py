@@ -89,7 +89,10 @@ class FitConfig:
     (default the generator's); pose_prior: weight of a weak pull of the angles towards the
     start pose, per radian relative to the hand's size (keeps joints the input leaves
     undetermined at rest); starts: start poses as fractions of the flexion range (0 = straight
-    fingers); the best fit is kept; diff_step: finite-difference step of the Jacobian.
+    fingers); the best fit is kept; diff_step: finite-difference step of the Jacobian;
+    free_shape: a fit without a previous one (init) fits the shape factors within `shape` (True)
+    or holds the mean hand's bone ratios (False: only the pose, the placement and the overall
+    size are fitted; noisy joints then cannot bend the bones to fit their noise).
     The overall size is free (the input's units are arbitrary): bone ratios are what is bounded."""
 
     max_nfev: int = 60
@@ -97,6 +100,7 @@ class FitConfig:
     pose_prior: float = 0.01
     starts: tuple[float, ...] = (0.3,)
     diff_step: float = 1e-6
+    free_shape: bool = True
 
 
 @dataclass
@@ -223,8 +227,8 @@ def fit_hand(joints: np.ndarray, side: int = RIGHT, config: FitConfig | None = N
     """Fit the kinematic hand to (21, 3) joints of a `side` hand (LEFT is mirrored, x -> -x,
     fitted as a right hand and mirrored back). init: a previous fit of the same hand (video):
     the one start is its pose, and its shape is kept (a hand does not change shape between
-    frames; fewer unknowns make the fit cheaper) instead of config.starts with a free shape.
-    See the module doc."""
+    frames; fewer unknowns make the fit cheaper) instead of config.starts with a free shape
+    (config.free_shape) or the mean shape. See the module doc."""
     cfg = config or FitConfig()
     target = np.asarray(joints, np.float64)
     if target.shape != (NUM_JOINTS, 3) or not np.all(np.isfinite(target)):
@@ -240,6 +244,7 @@ def fit_hand(joints: np.ndarray, side: int = RIGHT, config: FitConfig | None = N
         starts = [(init.pose, init.shape_factors)]
     else:
         starts = [(_start_pose(f), np.ones(_N_SHAPE)) for f in cfg.starts]
+        free[7 + POSE_DIM:] = cfg.free_shape
     best, best_cost = None, np.inf
     for pose_start, shape_start in starts:
         x0 = np.clip(_start(target, pose_start, shape_start), *bounds)

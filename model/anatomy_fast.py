@@ -36,10 +36,15 @@ The answers agree with fit_hand's where both converge (bench.bench_anatomy print
 they differ where either stops early (max_nfev: 5 evaluations leave both solvers millimetres
 from the optimum, differently) or the noisy input has two near-equal minima. An evaluation costs
 tens of microseconds instead of milliseconds, so the real-time fit can afford converging:
-REALTIME_FIT_FAST (20 evaluations, warm-started per track) is the engine's config for it.
+REALTIME_FIT_FAST (20 evaluations, warm-started per track, the mean hand's bone ratios) is the
+engine's config (app.engine.engine.REALTIME_FIT).
 
-The first call compiles the solver (about 20 s of CPU); warm_up() does it up front. Compiled
-with cache=False: numba's cache cannot be written on read-only installs.
+The first call compiles the solver (about 20 s of CPU) and caches the machine code on disk
+(numba's cache: beside this module, or numba's user-wide cache folder where this one is
+read-only; recompiled when this file or the CPU changes), so later processes load it in about
+half a second; warm_up() does that up front (`make venv` runs it once), warm_up_in_background()
+without blocking. The compiled functions release the GIL: the fit runs beside the detector's
+and the network's threads.
 Units: whatever the input uses; the fit returns the same units and frame.
 """
 
@@ -47,6 +52,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 
 import numba
 import numpy as np
@@ -65,6 +71,16 @@ from model.kinematics import (
     Skeleton,
 )
 
+
+def _jit(func):
+    """numba.njit without the GIL, its machine code cached on disk; uncached when no cache
+    folder can be written (numba then refuses cache=True at decoration)."""
+    try:
+        return numba.njit(cache=True, nogil=True)(func)
+    except RuntimeError:  # pragma: no cover - read-only install without a writable home
+        return numba.njit(nogil=True)(func)
+
+
 _NQ = POSE_DIM + _N_SHAPE  # bounded parameters: pose, then shape factors
 _N = 7 + _NQ  # rotation increment (3), translation (3), log scale (1), pose, shape
 _NR = 3 * NUM_JOINTS  # joint residuals (the prior's POSE_DIM follow)
@@ -73,8 +89,10 @@ _FTOL = _XTOL = _GTOL = 1e-8
 _MU0 = 3e-2  # the first damping, relative to diag(J^T J)
 
 # The engine's config for fit_hand_fast, warm-started per track: enough evaluations to converge
-# from the previous frame's fit (app.engine's REALTIME_FIT, 5, is what scipy can afford).
-REALTIME_FIT_FAST = FitConfig(max_nfev=20)
+# from the previous frame's fit (scipy could afford 5); the mean hand's bone ratios (noisy decoded
+# joints would otherwise bend the bones to fit their noise; on hgc_val converged fits with a free
+# shape scored 15.2 mm EPE, with the mean shape 13.6).
+REALTIME_FIT_FAST = FitConfig(max_nfev=20, free_shape=False)
 
 
 def _column_joints() -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +158,7 @@ def _chains() -> tuple[np.ndarray, ...]:
 _AXIS, _PARAM, _COEF, _OFFSET, _FRAME = _chains()
 
 
-@numba.njit(cache=False)
+@_jit
 def _rotate(F, axis, a):  # pragma: no cover - numba
     """F <- F @ (rotation by `a` radians about the x (0), y (1) or z (2) axis), F (3, 3) in
     place (model.kinematics' convention)."""
@@ -152,7 +170,7 @@ def _rotate(F, axis, a):  # pragma: no cover - numba
         F[r, j] = -fi * s + fj * c
 
 
-@numba.njit(cache=False)
+@_jit
 def _fk_jac(q, m, dm):  # pragma: no cover - numba
     """Forward kinematics of one right hand with its derivatives. q (_NQ,): pose (POSE_DIM,)
     radians (within the limits), then the 20 shape factors -> m (21, 3) model metres and
@@ -212,7 +230,7 @@ def _fk_jac(q, m, dm):  # pragma: no cover - numba
                 dm[j, 2, POSE_DIM + 19] = fold * 0.35 * abs(MCP_POS[f, 0] - MCP_POS[1, 0])
 
 
-@numba.njit(cache=False)
+@_jit
 def _residual(target, R, t, logs, q, pose0, w_prior, inv_size, m, dm, r, J, n, col_lo,
               col_hi):  # pragma: no cover - numba
     """Residual r (_NR + POSE_DIM,) of parameters (R (3, 3), t (3,), logs, q (_NQ,)) against
@@ -252,7 +270,7 @@ def _residual(target, R, t, logs, q, pose0, w_prior, inv_size, m, dm, r, J, n, c
     return 0.5 * cost
 
 
-@numba.njit(cache=False)
+@_jit
 def _normal_equations(J, r, n, w_prior, col_lo, col_hi, A, g):  # pragma: no cover - numba
     """A = J^T J (n, n) and g = J^T r (n,) over the first n parameters, the prior included,
     summing each pair of columns over the joints both can move."""
@@ -273,7 +291,7 @@ def _normal_equations(J, r, n, w_prior, col_lo, col_hi, A, g):  # pragma: no cov
         g[7 + k] += w_prior * r[_NR + k]
 
 
-@numba.njit(cache=False)
+@_jit
 def _cholesky_solve(A, g, idx, nf, mu, L, x, first):  # pragma: no cover - numba
     """Solve (A + mu * diag(A)) x = -g over the parameters idx[:nf] (A (n, n), g (n,));
     x (nf,). Returns False if the damped matrix is not positive definite. An envelope
@@ -313,7 +331,7 @@ def _cholesky_solve(A, g, idx, nf, mu, L, x, first):  # pragma: no cover - numba
     return True
 
 
-@numba.njit(cache=False)
+@_jit
 def _turn_by(R, d0, d1, d2, out):  # pragma: no cover - numba
     """out (3, 3) <- R @ exp([d]x): R turned by the rotation vector d in its own frame
     (Rodrigues)."""
@@ -332,7 +350,7 @@ def _turn_by(R, d0, d1, d2, out):  # pragma: no cover - numba
             out[i, j] = R[i, 0] * E[0, j] + R[i, 1] * E[1, j] + R[i, 2] * E[2, j]
 
 
-@numba.njit(cache=False)
+@_jit
 def _largest_eigenvector(N):  # pragma: no cover - numba
     """Unit eigenvector (4,) of the largest eigenvalue of a symmetric (4, 4) matrix (cyclic
     Jacobi rotations)."""
@@ -370,7 +388,7 @@ def _largest_eigenvector(N):  # pragma: no cover - numba
     return V[0, best], V[1, best], V[2, best], V[3, best]
 
 
-@numba.njit(cache=False)
+@_jit
 def _start(target, pose, shape, lo, hi, m, dm):  # pragma: no cover - numba
     """model.anatomy._start, clipped to the bounds: the start hand (pose (POSE_DIM,), shape
     (20,)) placed on the target's palm by the similarity of least squares (Umeyama's: the
@@ -429,7 +447,7 @@ def _start(target, pose, shape, lo, hi, m, dm):  # pragma: no cover - numba
     return R, t, math.log(s), q
 
 
-@numba.njit(cache=False)
+@_jit
 def _solve(target, R, t, logs, q, n, w_prior, inv_size, lo, hi, max_nfev, col_lo, col_hi,
            order, mu0):  # pragma: no cover - numba
     """Projected Levenberg-Marquardt from (R, t, logs, q) over the first n parameters (the
@@ -525,7 +543,7 @@ def _solve(target, R, t, logs, q, n, w_prior, inv_size, lo, hi, max_nfev, col_lo
     return R, t, logs, q, cost
 
 
-@numba.njit(cache=False)
+@_jit
 def _fit(joints, sign_x, pose_starts, shape_starts, free_shape, w_prior, lo, hi, max_nfev,
          col_lo, col_hi, order, mu0):  # pragma: no cover - numba
     """fit_hand_fast's work: joints (21, 3) of a hand, x multiplied by sign_x (-1 for a left
@@ -615,7 +633,7 @@ def fit_hand_fast(joints: np.ndarray, side: int = RIGHT, config: FitConfig | Non
         shapes = np.ones((len(poses), _N_SHAPE))
     R, t, scale, q, fitted, disp, rms, mcp, phal = _fit(
         np.ascontiguousarray(target), -1.0 if side == LEFT else 1.0,
-        np.ascontiguousarray(poses), np.ascontiguousarray(shapes), init is None,
+        np.ascontiguousarray(poses), np.ascontiguousarray(shapes), init is None and cfg.free_shape,
         math.sqrt(cfg.pose_prior), lo, hi, int(cfg.max_nfev), _COL_LO, _COL_HI, _ORDER,
         _MU0)
     return HandFit(joints=fitted, pose=q[:POSE_DIM].copy(),
@@ -624,9 +642,34 @@ def fit_hand_fast(joints: np.ndarray, side: int = RIGHT, config: FitConfig | Non
                    shape_factors=q[POSE_DIM:].copy())
 
 
+_compiled = threading.Event()
+_warming = threading.Lock()
+
+
+def compiled() -> bool:
+    """True once warm_up() has finished in this process: fit_hand_fast runs at full speed."""
+    return _compiled.is_set()
+
+
+def warm_up_in_background() -> threading.Thread:
+    """warm_up() in a daemon thread (started once per process; compiled() says when it is
+    done); returns the thread."""
+    global _warm_thread
+    with _warming:
+        if _warm_thread is None:
+            _warm_thread = threading.Thread(target=warm_up, name="handtrack-fit-compile",
+                                            daemon=True)
+            _warm_thread.start()
+        return _warm_thread
+
+
+_warm_thread: threading.Thread | None = None
+
+
 def warm_up() -> float:
-    """Compile the solver (a cold and a warm-started fit of the mean hand, both sides) so that
-    the first real fit runs at full speed; returns the seconds it took."""
+    """Compile the solver, or load it from numba's cache (a cold and a warm-started fit of the
+    mean hand, both sides), so that the first real fit runs at full speed; returns the seconds
+    it took."""
     import time
 
     from model.kinematics import forward_kinematics
@@ -636,4 +679,5 @@ def warm_up() -> float:
     for side in (LEFT, RIGHT):
         fit = fit_hand_fast(hand, side)
         fit_hand_fast(hand, side, init=fit)
+    _compiled.set()
     return time.perf_counter() - t0

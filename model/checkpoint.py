@@ -264,6 +264,18 @@ def onnx_path_of(checkpoint: str | Path) -> Path:
     return Path(checkpoint).with_suffix(".onnx")
 
 
+def int8_path_of(onnx_file: str | Path) -> Path:
+    """NAME.onnx -> NAME.int8.onnx, the same graph with its RGB encoder quantised to int8."""
+    p = Path(onnx_file)
+    return p.with_name(p.stem + ".int8.onnx")
+
+
+def heat_graph_path_of(onnx_file: str | Path) -> Path:
+    """NAME.onnx -> NAME.2d.onnx, the 2D expert's graph (no RGB encoder) of a fused model."""
+    p = Path(onnx_file)
+    return p.with_name(p.stem + ".2d.onnx")
+
+
 def tensorrt_path_of(checkpoint: str | Path) -> Path:
     """NAME.pt -> NAME.trt.ep, the TensorRT artefact (ExportedProgram) next to a checkpoint."""
     return Path(checkpoint).with_suffix(".trt.ep")

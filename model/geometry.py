@@ -8,11 +8,11 @@ K is the 3x3 intrinsic matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]].
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import cv2
-import numba
 import numpy as np
 
 from model.hand import ROOT, SCALE_BONE
@@ -104,7 +104,15 @@ def transform_points(H, points) -> np.ndarray:
     return hom[..., :2] / hom[..., 2:3]
 
 
-@numba.njit(cache=True, parallel=False)
+@functools.cache
+def _depth_to_cloud_jit():
+    """_depth_to_cloud compiled (numba, imported on first use: the real-time app never needs
+    it, and importing numba costs half a second of start-up)."""
+    import numba
+
+    return numba.njit(cache=True, parallel=False)(_depth_to_cloud)
+
+
 def _depth_to_cloud(depth, mask, fx, fy, cx, cy, out):  # pragma: no cover - numba
     h, w = depth.shape
     n = 0
@@ -139,7 +147,7 @@ def depth_to_cloud(depth_m, K, mask=None) -> np.ndarray:
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
     depth = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
     out = np.empty((int(mask.sum()), 3), dtype=np.float32)
-    n = _depth_to_cloud(depth, mask, K[0, 0], K[1, 1], K[0, 2], K[1, 2], out)
+    n = _depth_to_cloud_jit()(depth, mask, K[0, 0], K[1, 1], K[0, 2], K[1, 2], out)
     return out[:n]
 
 

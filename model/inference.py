@@ -7,7 +7,8 @@ the others), "rgb+2d" (both experts where the 2D keypoints exist, RGB on the oth
 expert_weights gives the per-hand weights of a mode. Both are plain Python: every backend uses
 them, the onnxruntime one without PyTorch.
 
-HandPoseNet and build_hand_pose_net (model.pose_net) are the PyTorch network; they are imported
+HandPoseNet, HeatExpertNet (its 2D expert alone) and build_hand_pose_net (model.pose_net) are the
+PyTorch network; they are imported
 from here as before, and torch is loaded only when one of them is first asked for.
 """
 
@@ -16,9 +17,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from model.pose_net import HandPoseNet, build_hand_pose_net
+    from model.pose_net import HandPoseNet, HeatExpertNet, build_hand_pose_net
 
-__all__ = ["FUSE_MODES", "HandPoseNet", "build_hand_pose_net", "expert_weights"]
+__all__ = ["FUSE_MODES", "HandPoseNet", "HeatExpertNet", "build_hand_pose_net", "expert_weights"]
 
 FUSE_MODES = ("rgb", "2d", "rgb+2d")
 
@@ -34,8 +35,8 @@ def expert_weights(mode: str, has_landmarks: bool) -> tuple[float, float]:
 
 
 def __getattr__(name: str):
-    """HandPoseNet / build_hand_pose_net on first use (this imports torch)."""
-    if name in ("HandPoseNet", "build_hand_pose_net"):
+    """HandPoseNet / HeatExpertNet / build_hand_pose_net on first use (this imports torch)."""
+    if name in ("HandPoseNet", "HeatExpertNet", "build_hand_pose_net"):
         from model import pose_net
 
         return getattr(pose_net, name)

@@ -20,7 +20,10 @@ mediapipe is imported when the first MediaPipeHands is made, so importing this m
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +47,43 @@ class Detection:
     inside: float = 1.0
 
 
+_DRAWING = ("drawing_utils", "drawing_styles")
+
+
+class _Deferred(types.ModuleType):
+    """Stands in sys.modules for a module until one of its attributes is asked for, then
+    imports the real one and becomes it."""
+
+    def __getattr__(self, attr: str):
+        name = self.__name__
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, attr)
+
+
+def _defer_drawing_modules() -> None:
+    """mediapipe's solutions package imports its drawing helpers, and with them matplotlib's
+    pyplot (0.8 s and ~50 MB of the detector's start-up, for functions the tracker never
+    calls); they are imported when first used instead."""
+    if "mediapipe" in sys.modules:
+        return
+    for short in _DRAWING:
+        name = f"mediapipe.python.solutions.{short}"
+        sys.modules.setdefault(name, _Deferred(name))
+
+
+def _bind_deferred() -> None:
+    """After `import mediapipe`: the stand-ins as attributes of their package, as real
+    submodules are (mp.solutions.drawing_utils)."""
+    package = sys.modules.get("mediapipe.python.solutions")
+    for short in _DRAWING:
+        module = sys.modules.get(f"mediapipe.python.solutions.{short}")
+        if package is not None and module is not None and not hasattr(package, short):
+            setattr(package, short, module)
+
+
 class MediaPipeHands:
     """mp.solutions.hands.Hands: process(rgb, mirrored) -> [Detection]. model_complexity: 0
     lite, 1 full landmark model; min_detection_confidence: palm detector threshold; video: the
@@ -56,7 +96,10 @@ class MediaPipeHands:
                  min_detection_confidence: float = 0.5, video: bool = False,
                  min_tracking_confidence: float = 0.5):
         os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe's C++ logging
+        _defer_drawing_modules()
         import mediapipe as mp
+
+        _bind_deferred()
 
         self.max_hands = int(max_hands)
         self.video = bool(video)

@@ -69,6 +69,30 @@ class HandPoseNet(nn.Module):
         return z_mu, pose, self.cloud_decoder(z_mu)  # (B, N, 3)
 
 
+class HeatExpertNet(nn.Module):
+    """The 2D expert's half of a fused HandPoseNet (shares its modules): forward(heat
+    (B, 21, M, M), heat_weight (B,)) -> (z_mu (B, D), pose (B, 21, 3)), exactly the fused
+    network's output with rgb_weight 0 (the RGB expert's precision is then 0, so its terms are
+    zeros here), without running the RGB encoder: what --fuse 2d needs (and ONNX exports as
+    NAME.2d.onnx)."""
+
+    def __init__(self, net: HandPoseNet):
+        super().__init__()
+        if net.heat_encoder is None:
+            raise ValueError("this network has no heat-map encoder (2D expert)")
+        self.heat_encoder = net.heat_encoder
+        self.pose_decoder = net.pose_decoder
+
+    def forward(self, heat: Tensor, heat_weight: Tensor) -> tuple[Tensor, Tensor]:
+        mu_h, logvar_h = self.heat_encoder(heat)  # (B, D) x 2
+        w_h = heat_weight.to(mu_h.dtype)  # (B,)
+        zero = torch.zeros_like(mu_h)
+        w_x = torch.zeros_like(w_h)
+        z_mu, _ = weighted_product_of_experts([zero, mu_h], [zero, logvar_h], [w_x, w_h],
+                                              fusion_prior_weight(w_x, w_h))
+        return z_mu, self.pose_decoder(z_mu)
+
+
 def build_hand_pose_net(config: NetConfig | None = None, with_cloud: bool = False,
                         seed: int = 0, with_heat: bool = False) -> HandPoseNet:
     """A freshly initialised HandPoseNet in eval mode (for tests and benchmarks).

@@ -52,14 +52,18 @@ from model.checkpoint import (
     ModelInfo,
     checkpoint_weights_sha256,
     file_sha256,
+    heat_graph_path_of,
+    int8_path_of,
     load_inference,
     onnx_path_of,
     sidecar_path_of,
     tensorrt_path_of,
 )
 from model.config_flags import option
+from model.machine import has_int8_dot
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+PRECISIONS = ("auto", "fp32", "int8")
 
 
 @dataclass
@@ -73,7 +77,10 @@ class BackendConfig:
     pass. with_cloud: also decode the point cloud (torch / onnx with a cloud output). spin: let
     onnxruntime's worker threads busy-wait between runs (slightly lower latency on an idle
     machine; off by default because the spinning threads take CPU from capture, tracking and the
-    GUI, and on a busy machine a descheduled spinning thread doubles the run time)."""
+    GUI, and on a busy machine a descheduled spinning thread doubles the run time). precision:
+    the onnxruntime backend's graph (PRECISIONS): "auto" runs NAME.int8.onnx where it exists,
+    was made from the checkpoint and the CPU has int8 dot products (model.machine.has_int8_dot),
+    else NAME.onnx; "fp32" always NAME.onnx; "int8" NAME.int8.onnx or an error."""
 
     checkpoint: str | None = option(
         None, "model .pt (default: $HANDTRACK_CHECKPOINT or app/assets/default.pt)",
@@ -87,6 +94,9 @@ class BackendConfig:
     max_batch: int = 2
     with_cloud: bool = option(False, "also output the hand point cloud", flag="cloud")
     spin: bool = False
+    precision: str = option("auto", "onnxruntime's network: auto = the int8 one (NAME.int8.onnx, "
+                                    "handtrack-export --quantize) on a CPU with VNNI / AMX, else "
+                                    "float32", choices=PRECISIONS)
 
 
 @dataclass
@@ -283,6 +293,10 @@ class TorchBackend(Backend):
         self.heatmap_sigma_px = self.info.heatmap_sigma_px
         self.weights_sha256 = self.info.weights_sha256
         self.canonical_side = bool(self.info.canonical_side)
+        if self.has_heat:
+            from model.inference import HeatExpertNet
+
+            self._heat_net = HeatExpertNet(self.net).eval()
 
     def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
               heat_weight: np.ndarray | None = None,
@@ -293,6 +307,11 @@ class TorchBackend(Backend):
             x = torch.from_numpy(rgb).to(self.device, non_blocking=True)
             if heat is None:
                 out = self.net(x)
+            elif rgb_weight is not None and not np.any(rgb_weight) and not self.has_cloud:
+                # no hand uses the RGB expert: its encoder is skipped (same result)
+                w_h = np.ones(rgb.shape[0], np.float32) if heat_weight is None else heat_weight
+                out = self._heat_net(*(torch.from_numpy(np.asarray(a, np.float32))
+                                       .to(self.device) for a in (heat, w_h)))
             else:
                 b = rgb.shape[0]
                 w_h = np.ones(b, np.float32) if heat_weight is None else heat_weight
@@ -307,38 +326,48 @@ class TorchBackend(Backend):
 class OnnxBackend(Backend):
     """ONNX Runtime on the CPU with full graph optimisation. made_from: the checkpoint it must
     have been exported from (check_made_from): refuse (StaleArtefactError) a file exported from
-    other weights."""
+    other weights. precision (PRECISIONS): which graph runs, NAME.onnx or its int8 sibling
+    NAME.int8.onnx (BackendConfig.precision). A fused model's NAME.2d.onnx, when it exists and
+    was made from the same checkpoint, runs instead of the whole graph on a batch where no hand
+    uses the RGB expert (rgb_weight all 0: --fuse 2d), which skips the RGB encoder."""
 
     name = "onnxruntime"
 
     def __init__(self, onnx_file: str | Path, threads: int = 0, with_cloud: bool = False,
-                 spin: bool = False, made_from: CheckpointIdentity | None = None):
+                 spin: bool = False, made_from: CheckpointIdentity | None = None,
+                 precision: str = "fp32", warn: Callable[[str], None] | None = None):
         try:
             import onnxruntime as ort
         except ImportError as e:
             raise EngineError(f"onnxruntime is not installed ({e}); run `pip install "
                               "onnxruntime` or use --backend torch") from None
+        if precision not in PRECISIONS:
+            raise EngineError(f"unknown precision {precision!r}; use one of "
+                              f"{', '.join(PRECISIONS)}")
+        self._ort = ort
         path = Path(onnx_file)
         if not path.is_file():
             raise EngineError(f"ONNX model {path} does not exist; write it with "
                               f"`handtrack-export --checkpoint {path.with_suffix('.pt')}` or use "
                               "--backend torch")
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.intra_op_num_threads = _threads(threads)
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
-            reason = str(e).strip().splitlines()[0][:200]
-            raise EngineError(f"ONNX model {path} cannot be loaded ({reason}); export it again "
-                              "with handtrack-export") from None
-        self.info = read_info(path, onnx_meta(self.session))
+        self._threads, self._spin = _threads(threads), spin
+        self.precision = "float32"
+        int8 = int8_path_of(path)
+        if precision == "int8" and not int8.is_file():
+            raise EngineError(f"--precision int8 needs {int8}; write it with `handtrack-export "
+                              f"--checkpoint {path.with_suffix('.pt')} --quantize int8`, or use "
+                              "--precision auto")
+        self.session, self.info = self._open(path, made_from)
+        if precision == "int8" or (precision == "auto" and int8.is_file() and has_int8_dot()):
+            try:
+                self.session, self.info = self._open(int8, made_from)
+                self.precision = "int8"
+            except StaleArtefactError as e:
+                if precision == "int8":
+                    raise
+                (warn or _warn)(f"{e.reason}; running {path.name} (float32) instead; {e.fix}")
         self.weights_sha256 = self.info.weights_sha256
         self.canonical_side = bool(self.info.canonical_side)
-        check_made_from(path, self.info, made_from)
         shape = self.session.get_inputs()[0].shape
         self.crop_size = int(self.info.crop_size or shape[-1])
         self._input = self.session.get_inputs()[0].name
@@ -350,14 +379,52 @@ class OnnxBackend(Backend):
                               "it again with handtrack-export")
         inputs = {i.name: i for i in self.session.get_inputs()}
         self.has_heat = {"heat", "heat_weight", "rgb_weight"} <= set(inputs)
+        self._heat_session = None
         if self.has_heat:
             self.heatmap_size = int(self.info.heatmap_size or inputs["heat"].shape[-1])
             self.heatmap_sigma_px = self.info.heatmap_sigma_px
+            heat = heat_graph_path_of(path)
+            if heat.is_file() and not self.has_cloud:
+                try:
+                    self._heat_session, _ = self._open(heat, made_from)
+                except (StaleArtefactError, EngineError) as e:
+                    (warn or _warn)(f"{heat.name} not used ({e}); --fuse 2d runs the whole "
+                                    "graph")
+
+    def _open(self, path: Path, made_from: CheckpointIdentity | None):
+        """(InferenceSession, ModelInfo) of one ONNX file, checked against the checkpoint."""
+        ort = self._ort
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.intra_op_num_threads = self._threads
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning",
+                                      "1" if self._spin else "0")
+        try:
+            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            reason = str(e).strip().splitlines()[0][:200]
+            raise EngineError(f"ONNX model {path} cannot be loaded ({reason}); export it again "
+                              "with handtrack-export") from None
+        info = read_info(path, onnx_meta(session))
+        check_made_from(path, info, made_from)
+        return session, info
+
+    def describe(self) -> str:
+        extra = ", 2D-expert graph for --fuse 2d" if self._heat_session is not None else ""
+        return f"{self.name} ({self.device}, crop {self.crop_size} px, {self.precision}{extra})"
 
     def infer(self, rgb: np.ndarray, heat: np.ndarray | None = None,
               heat_weight: np.ndarray | None = None,
               rgb_weight: np.ndarray | None = None) -> BackendOutput:
         self._check_heat(heat)
+        if (heat is not None and self._heat_session is not None and rgb_weight is not None
+                and not np.any(rgb_weight)):
+            _, w_h, _ = self._fused_inputs(rgb.shape[0], heat, heat_weight, rgb_weight)
+            pose = self._heat_session.run(["pose"], {"heat": np.asarray(heat, np.float32),
+                                                     "heat_weight": w_h})[0]
+            return BackendOutput(pose, None)
         feeds = {self._input: rgb}
         if self.has_heat:
             feeds["heat"], feeds["heat_weight"], feeds["rgb_weight"] = self._fused_inputs(
@@ -482,7 +549,8 @@ def open_backend(config: BackendConfig, checkpoint: Path,
         try:
             if kind == "onnxruntime":
                 backend = OnnxBackend(path, config.threads, config.with_cloud, config.spin,
-                                      made_from=made_from)
+                                      made_from=made_from, precision=config.precision,
+                                      warn=warn)
             else:
                 backend = TensorRTBackend(path, config.max_batch, made_from=made_from)
             break

@@ -27,6 +27,7 @@ import numpy as np
 from app.engine.backends import Backend, BackendConfig, open_backend
 from app.engine.capture import FrameGrabber
 from app.engine.detect import DetectorConfig, MediaPipeDetector
+from app.engine.detect_process import DetectorProcess
 from app.engine.errors import EngineError
 from app.engine.estimate import HandEstimator, resolve_fuse
 from app.engine.filters import FilterConfig, HandFilters
@@ -35,6 +36,7 @@ from app.engine.intrinsics import Intrinsics, load_camera_intrinsics
 from app.engine.landmarks3d import LandmarkFusionConfig
 from app.engine.notices import Notice, info, print_problems, warning, warning_channel
 from app.engine.pending import PendingChanges
+from app.engine.prefetch import DetectAhead
 from app.engine.rigging import TrackRigs
 from app.engine.rootfit import MetricConfig
 from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand, open_source
@@ -43,6 +45,7 @@ from app.engine.tracking import Track, Tracker, TrackerConfig
 from app.engine.truth import match_truth
 from app.results import FrameResult, HandResult
 from model.anatomy import FitConfig
+from model.anatomy_fast import REALTIME_FIT_FAST, warm_up_in_background
 from model.inference import FUSE_MODES
 
 __all__ = ["CHECKPOINT_ENV", "DEFAULT_CHECKPOINT", "REALTIME_FIT", "Engine", "EngineConfig",
@@ -51,8 +54,9 @@ __all__ = ["CHECKPOINT_ENV", "DEFAULT_CHECKPOINT", "REALTIME_FIT", "Engine", "En
 # The bundled model: a checkpoint and, next to it, its exports (default.onnx, default.trt.ep).
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "default.pt"
 CHECKPOINT_ENV = "HANDTRACK_CHECKPOINT"
-# The kinematic fit per frame: few iterations, as each starts from the previous frame's hand.
-REALTIME_FIT = FitConfig(max_nfev=5)
+# The kinematic fit per frame (compiled, model.anatomy_fast): converged from the previous frame's
+# hand in at most 20 evaluations, the mean hand's bone ratios, the size free.
+REALTIME_FIT = REALTIME_FIT_FAST
 
 
 def anatomy_config(enabled: bool, current: FitConfig | None = None) -> FitConfig | None:
@@ -95,6 +99,9 @@ class EngineConfig:
     hand (joint limits and bone proportions of the generator's hand), warm-started from the
     track's previous frame; None shows the network's pose as decoded. landmarks: how
     MediaPipe's world landmarks join the network's pose, and the experts' weights.
+    overlap: with "landmarks" tracking, run() detects the next frame while it estimates this one
+    (app/engine/prefetch.py: two cores work at once; the fps of the slower stage instead of the
+    sum of both); False runs the stages one after the other.
     """
 
     source: SourceConfig = field(default_factory=SourceConfig)
@@ -110,6 +117,7 @@ class EngineConfig:
     reprocess: bool = False
     fuse: str | None = None
     anatomy: FitConfig | None = field(default_factory=lambda: REALTIME_FIT)
+    overlap: bool = True
 
 
 class Engine:
@@ -132,16 +140,21 @@ class Engine:
         self._pending = PendingChanges()
         self._stop = threading.Event()
         self._grabber: FrameGrabber | None = None
+        self._detector_lock = threading.Lock()  # the detector may run in DetectAhead's thread
         self._owned: list = []
+        if self.config.anatomy is not None:  # the compiled fit loads while the rest opens
+            warm_up_in_background()
         try:
             self.source = self._open_source(source)
-            if backend is None:
-                self.checkpoint = resolve_checkpoint(self.config.backend.checkpoint)
-                backend = self._own(open_backend(self.config.backend, self.checkpoint,
-                                                 warn=warning_channel(self.on_message)))
-            fuse = resolve_fuse(self.config.fuse, backend, getattr(self, "checkpoint", None))
+            # first the detector: its process (overlap) starts while the network loads
             self.detector = detector if detector is not None else \
                 self._own(self._open_detector(self.config.tracker.max_hands))
+            if backend is None:
+                self.checkpoint = resolve_checkpoint(self.config.backend.checkpoint)
+                backend = self._own(open_backend(self._threads_for(self.config.backend),
+                                                 self.checkpoint,
+                                                 warn=warning_channel(self.on_message)))
+            fuse = resolve_fuse(self.config.fuse, backend, getattr(self, "checkpoint", None))
         except BaseException:
             self.close()
             raise
@@ -169,20 +182,39 @@ class Engine:
                               "be reprocessed; replay it without --reprocess")
         return source
 
-    def _open_detector(self, max_hands: int) -> MediaPipeDetector:
+    def _open_detector(self, max_hands: int) -> MediaPipeDetector | DetectorProcess:
         """MediaPipe for this source and tracking mode: its video (tracking) mode for the
-        frames of one stream with "landmarks" tracking, static images otherwise."""
-        video = (self.config.tracker.mode == "landmarks"
-                 and not getattr(self.source, "independent_frames", False))
+        frames of one stream with "landmarks" tracking, static images otherwise; in a process
+        of its own when it works ahead of the network (EngineConfig.overlap, "landmarks":
+        app/engine/detect_process.py), else in this one."""
+        landmarks = self.config.tracker.mode == "landmarks"
+        video = landmarks and not getattr(self.source, "independent_frames", False)
+        if self.config.overlap and landmarks:
+            return DetectorProcess(self.config.detector, max_hands, video=video)
         return MediaPipeDetector(self.config.detector, max_hands, video=video)
+
+    def _threads_for(self, cfg: BackendConfig) -> BackendConfig:
+        """cfg with the automatic thread count (threads 0) made explicit where the detector runs
+        in its own process beside the network: all cores but one (the detector's), so that
+        the network's threads do not wait for a core the detector holds."""
+        if cfg.threads == 0 and isinstance(getattr(self, "detector", None), DetectorProcess):
+            return replace(cfg, threads=max(1, (os.cpu_count() or 1) - 1))
+        return cfg
 
     def _reopen_detector(self, max_hands: int) -> None:
         """A fresh detector of our own (its tracking state forgotten); one given from outside
         stays."""
-        if isinstance(self.detector, MediaPipeDetector) and self.detector in self._owned:
-            self._owned.remove(self.detector)
-            self.detector.close()
-            self.detector = self._own(self._open_detector(max_hands))
+        if isinstance(self.detector, (MediaPipeDetector, DetectorProcess)) and \
+                self.detector in self._owned:
+            with self._detector_lock:
+                self._owned.remove(self.detector)
+                self.detector.close()
+                self.detector = self._own(self._open_detector(max_hands))
+
+    def _detect(self, rgb: np.ndarray) -> list:
+        """The detector on one frame (any thread)."""
+        with self._detector_lock:
+            return self.detector.detect(rgb, self.source.mirrored)
 
     def _own(self, obj):
         self._owned.append(obj)
@@ -305,6 +337,8 @@ class Engine:
         self.rigs.reset()  # the live tracks take their new size as their rest skeleton
 
     def _apply_anatomy(self, enabled: bool) -> None:
+        if enabled:
+            warm_up_in_background()
         self.estimator.set_anatomy(anatomy_config(enabled, self.config.anatomy))
 
     def _apply_fuse(self, mode: str | None) -> None:
@@ -327,7 +361,7 @@ class Engine:
         """Open the backend cfg describes and put it in place of the current one, which is
         closed if this engine opened it; on failure the current one stays."""
         try:
-            new = open_backend(cfg, resolve_checkpoint(cfg.checkpoint),
+            new = open_backend(self._threads_for(cfg), resolve_checkpoint(cfg.checkpoint),
                                warn=warning_channel(self.on_message))
         except EngineError as e:
             self.on_message(warning(f"backend unchanged: {e}"))
@@ -348,13 +382,15 @@ class Engine:
 
     # ------------------------------------------------------------------ one frame
     def process(self, rgb: np.ndarray, capture_time: float | None = None, frame_id: int = 0,
-                truth: list[TruthHand] | None = None,
-                clock_s: float | None = None) -> FrameResult:
+                truth: list[TruthHand] | None = None, clock_s: float | None = None,
+                detected: tuple[list, float] | None = None) -> FrameResult:
         """Run detection/tracking, the hand estimation and the filter on one frame, and with
         the demo's ground truth (truth) score the result against it. rgb: (H, W, 3) uint8.
         clock_s: the frame's time in its source (a video's timestamp), the clock of the filter
-        and the gestures; None = capture_time (a camera's frames). Returns the FrameResult
-        (timings in ms per stage)."""
+        and the gestures; None = capture_time (a camera's frames). detected: (detections, ms)
+        of this frame computed ahead (DetectAhead), used when the tracker asks for the
+        detector. Returns the FrameResult (timings in ms per stage; "total" is this thread's
+        work, without a detection done ahead)."""
         self.apply_settings()
         t_start = time.perf_counter()
         capture_time = time.time() if capture_time is None else capture_time
@@ -362,7 +398,7 @@ class Engine:
         h, w = rgb.shape[:2]
         K = self.intrinsics((w, h))
         timings: dict[str, float] = {}
-        tracks = self._track(rgb, (w, h), timings)
+        tracks = self._track(rgb, (w, h), timings, detected)
         estimates = self.estimator.estimate(
             SourceFrame(rgb, capture_time, truth), K, tracks,
             keep=lambda track, uv, residual: self.tracker.finish(track, uv, residual, (w, h)),
@@ -394,10 +430,11 @@ class Engine:
         self.stats.add_timings(timings)
         return result
 
-    def _track(self, rgb: np.ndarray, size: tuple[int, int],
-               timings: dict[str, float]) -> list[Track]:
-        """Move the tracks into this frame and run the detector when the tracker asks for it.
-        Returns this frame's tracks (a copy of the list: finish() may drop some)."""
+    def _track(self, rgb: np.ndarray, size: tuple[int, int], timings: dict[str, float],
+               detected: tuple[list, float] | None = None) -> list[Track]:
+        """Move the tracks into this frame and run the detector when the tracker asks for it
+        (or take `detected`, its output computed ahead). Returns this frame's tracks (a copy of
+        the list: finish() may drop some)."""
         t0 = time.perf_counter()
         if getattr(self.source, "independent_frames", False):
             self.tracker.reset()
@@ -408,10 +445,11 @@ class Engine:
         timings["track"] = (time.perf_counter() - t0) * 1e3
         if self.tracker.needs_detection():
             t0 = time.perf_counter()
-            dets = self.detector.detect(rgb, self.source.mirrored)
+            dets = self._detect(rgb) if detected is None else detected[0]
             self.tracker.update(dets, size)
             self.stats.detections += 1
-            timings["detect"] = (time.perf_counter() - t0) * 1e3
+            timings["detect"] = ((time.perf_counter() - t0) * 1e3 if detected is None
+                                 else detected[1])
         return list(self.tracker.tracks)
 
     def _smooth(self, hands: list[HandResult], capture_time: float) -> None:
@@ -446,20 +484,42 @@ class Engine:
         self._report_missing_video(passthrough)
         n = 0
         with self._grabber:
-            while not self._stop.is_set() and (max_frames is None or n < max_frames):
-                item = self._grabber.get()
-                if item is None:
-                    break
-                self.stats.dropped = self._grabber.dropped
-                result = self._result(item.frame, item.frame_id, passthrough)
-                if result is None:
-                    continue
-                n += 1
-                yield result, item.frame.rgb
+            ahead = self._detect_ahead(passthrough)
+            try:
+                while not self._stop.is_set() and (max_frames is None or n < max_frames):
+                    got = ahead.get() if ahead is not None else self._grabber.get()
+                    if got is None:
+                        break
+                    item, detected = (got[0], got[1:]) if ahead is not None else (got, None)
+                    if detected is not None and detected[0] is None:
+                        detected = None
+                    self.stats.dropped = self._grabber.dropped
+                    result = self._result(item.frame, item.frame_id, passthrough, detected)
+                    if result is None:
+                        continue
+                    n += 1
+                    yield result, item.frame.rgb
+            finally:
+                if ahead is not None:
+                    self._grabber.stop()
+                    ahead.close()
             self.stats.dropped = self._grabber.dropped
         self._grabber = None
 
-    def _result(self, frame: SourceFrame, frame_id: int, passthrough: bool) -> FrameResult | None:
+    def _detect_ahead(self, passthrough: bool) -> DetectAhead | None:
+        """The detector working one frame ahead (EngineConfig.overlap) when it runs on every
+        frame ("landmarks" tracking), else None."""
+        if not self.config.overlap or self.tracker.config.mode != "landmarks":
+            return None
+
+        def wants(item) -> bool:
+            f = item.frame
+            return f.rgb is not None and not (passthrough and f.recorded is not None)
+
+        return DetectAhead(self._grabber, self._detect, self._stop, wants).start()
+
+    def _result(self, frame: SourceFrame, frame_id: int, passthrough: bool,
+                detected: tuple[list, float] | None = None) -> FrameResult | None:
         """The result of one frame from the stream: processed, or the recorded one of a replay
         passed through; None (counted as skipped) when there is nothing to compute it from."""
         if passthrough and frame.recorded is not None:
@@ -473,7 +533,8 @@ class Engine:
             return None
         # a file's own timestamps pace the filter, whatever the processing speed
         clock = frame.origin.time_s if frame.origin is not None else None
-        result = self.process(frame.rgb, frame.capture_time, frame_id, frame.truth, clock)
+        result = self.process(frame.rgb, frame.capture_time, frame_id, frame.truth, clock,
+                              detected)
         result.origin = frame.origin
         if self.config.source.kind != "replay":  # replay keeps recorded times
             result.timings_ms["latency"] = (time.time() - frame.capture_time) * 1e3

@@ -29,6 +29,7 @@ from app.engine.rootfit import MetricConfig, RootFit, fit_root, project_px
 from app.engine.sources import SourceFrame
 from app.engine.tracking import Track
 from app.results import HandResult
+from model import anatomy_fast
 from model.anatomy import FitConfig, HandFit, fit_hand
 from model.canonical import mirror_images, mirror_points
 from model.geometry import CropCamera, normalise_pose, transform_points
@@ -40,6 +41,15 @@ _EYE = np.eye(3)
 Keep = Callable[[Track, np.ndarray | None, float], bool]
 # The 2D expert's inputs: heat (B, 21, M, M), heat_weight (B,), rgb_weight (B,)
 ExpertInputs = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def fit_kinematic(joints: np.ndarray, side: int, config: FitConfig,
+                  init: HandFit | None = None) -> HandFit:
+    """The kinematic fit of (21, 3) joints: compiled (model.anatomy_fast, about 0.3 ms) once its
+    machine code is loaded (the engine starts that in the background), scipy's
+    model.anatomy.fit_hand (the same problem, about 40 x slower) until then."""
+    fit = anatomy_fast.fit_hand_fast if anatomy_fast.compiled() else fit_hand
+    return fit(joints, side, config, init=init)
 
 
 def resolve_fuse(requested: str | None, backend: Backend, checkpoint=None) -> str:
@@ -284,8 +294,8 @@ class HandEstimator:
         joints onto their landmarks' rays (depth kept), the kinematic hand fitted again (from
         this frame's fit, its shape kept); the refit becomes the track's warm start."""
         side = 1 - track.side if mirrored else track.side
-        f = fit_hand(snap_to_rays(joints_m, uv_px, K), side, self.anatomy,
-                     init=fits[track.hand_id])
+        f = fit_kinematic(snap_to_rays(joints_m, uv_px, K), side, self.anatomy,
+                          init=fits[track.hand_id])
         fits[track.hand_id] = f
         return f.joints
 
@@ -299,7 +309,7 @@ class HandEstimator:
         (N, 3) metres scaled the same way (or None), and the fit. A mirrored view shows each
         hand as the other side's, so the fit takes the side as it appears in the image."""
         side = 1 - track.side if mirrored else track.side
-        f = fit_hand(pose, side, self.anatomy, init=self._fits.get(track.hand_id))
+        f = fit_kinematic(pose, side, self.anatomy, init=self._fits.get(track.hand_id))
         unit, root, scale = normalise_pose(f.joints)
         s = self.metric.hand_size_m
         if cloud_m is not None:

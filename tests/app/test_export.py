@@ -14,7 +14,7 @@ from tests.app.test_engine import CROP, make_checkpoint
 
 def test_export_cli_writes_onnx_with_metadata(tmp_path, capsys):
     ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
-    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 0
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none"]) == 0
     out = capsys.readouterr().out
     assert "m.onnx" in out and "difference" in out
     model = onnx.load(str(tmp_path / "m.onnx"))
@@ -42,7 +42,7 @@ def test_fused_export_serves_rgb_2d_and_both_like_torch(tmp_path, capsys):
 
     net = build_hand_pose_net(NetConfig(crop_size=32, heatmap_size=16), with_heat=True)
     ckpt = save_inference_checkpoint(tmp_path / "f.pt", net)
-    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 0
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none"]) == 0
     model = onnx.load(str(tmp_path / "f.onnx"))
     assert [i.name for i in model.graph.input] == ["rgb", "heat", "heat_weight", "rgb_weight"]
     info = json.loads({p.key: p.value for p in model.metadata_props}["handtrack"])
@@ -72,10 +72,10 @@ def test_fp16_weight_storage_halves_the_file_and_keeps_the_outputs(tmp_path, cap
     from train.shrink_fp16 import ship
 
     ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
-    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--weights", "fp32",
-                 "--onnx-out", str(tmp_path / "fp32.onnx")]) == 0
-    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--weights", "fp16",
-                 "--onnx-out", str(tmp_path / "fp16.onnx")]) == 0
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none",
+                 "--weights", "fp32", "--onnx-out", str(tmp_path / "fp32.onnx")]) == 0
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none",
+                 "--weights", "fp16", "--onnx-out", str(tmp_path / "fp16.onnx")]) == 0
     full, half = (tmp_path / "fp32.onnx").stat().st_size, (tmp_path / "fp16.onnx").stat().st_size
     assert half < 0.6 * full
     model = onnx.load(str(tmp_path / "fp16.onnx"))
@@ -89,7 +89,7 @@ def test_fp16_weight_storage_halves_the_file_and_keeps_the_outputs(tmp_path, cap
     assert not np.array_equal(got, want)  # the weights really were rounded
 
     shipped = ship(ckpt, tmp_path / "s.pt")  # float16 weights -> auto stores float16
-    assert main(["--checkpoint", str(shipped), "--no-tensorrt"]) == 0
+    assert main(["--checkpoint", str(shipped), "--no-tensorrt", "--quantize", "none"]) == 0
     assert (tmp_path / "s.onnx").stat().st_size < 0.6 * full
 
 
@@ -103,7 +103,7 @@ def test_export_carries_the_checkpoint_weights_hash(tmp_path, capsys):
     from model.checkpoint import checkpoint_weights_sha256, file_sha256
 
     ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
-    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 0
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none"]) == 0
     model = onnx.load(str(tmp_path / "m.onnx"))
     info = json.loads({p.key: p.value for p in model.metadata_props}["handtrack"])
     assert info["weights_sha256"] == checkpoint_weights_sha256(ckpt)
@@ -127,15 +127,15 @@ def test_failed_onnx_write_leaves_no_partial_file(tmp_path, capsys, monkeypatch)
     temporary file, and says so in one line."""
     ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
     monkeypatch.setattr(onnx, "save", _half_then_enospc())
-    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 2
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none"]) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert "No space left" in line and "free some space" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
     monkeypatch.undo()
-    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 0
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none"]) == 0
     good = (tmp_path / "m.onnx").read_bytes()
     monkeypatch.setattr(onnx, "save", _half_then_enospc())
-    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 2
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none"]) == 2
     assert (tmp_path / "m.onnx").read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.pt"]
 
@@ -254,7 +254,7 @@ def test_keypoint_expert_exports_and_says_it_is_right_handed(tmp_path, capsys):
     cfg = NetConfig(crop_size=32, heatmap_size=16, heat_expert="coords", keypoint_hidden=32,
                     canonical_side=True)
     ckpt = save_inference_checkpoint(tmp_path / "k.pt", build_hand_pose_net(cfg, with_heat=True))
-    assert main(["--checkpoint", str(ckpt), "--no-tensorrt"]) == 0
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none"]) == 0
     info = json.loads({p.key: p.value for p in onnx.load(str(tmp_path / "k.onnx"))
                        .metadata_props}["handtrack"])
     assert info["canonical_side"] is True
@@ -266,3 +266,87 @@ def test_keypoint_expert_exports_and_says_it_is_right_handed(tmp_path, capsys):
     w = np.ones(2, np.float32)
     np.testing.assert_allclose(ort_b.infer(rgb, heat, w, w).pose,
                                torch_b.infer(rgb, heat, w, w).pose, atol=1e-4)
+
+
+def _fused_checkpoint(path: Path) -> Path:
+    from model.checkpoint import save_inference_checkpoint
+    from model.inference import build_hand_pose_net
+    from model.net_config import NetConfig
+
+    net = build_hand_pose_net(NetConfig(crop_size=32, heatmap_size=16), with_heat=True)
+    return save_inference_checkpoint(path, net)
+
+
+def test_the_2d_expert_graph_equals_the_fused_graph_without_rgb(tmp_path, capsys):
+    """A fused export also writes NAME.2d.onnx; --fuse 2d batches (rgb_weight all 0) run it
+    instead of the whole graph, with the same poses; any RGB weight runs the whole graph."""
+    import numpy as np
+
+    from app.engine.backends import OnnxBackend, TorchBackend
+    from model.checkpoint import heat_graph_path_of
+
+    ckpt = _fused_checkpoint(tmp_path / "f.pt")
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none"]) == 0
+    assert "f.2d.onnx" in capsys.readouterr().out
+    model = onnx.load(str(heat_graph_path_of(tmp_path / "f.onnx")))
+    assert [i.name for i in model.graph.input] == ["heat", "heat_weight"]
+    full = onnx.load(str(tmp_path / "f.onnx"))
+    convs = [sum(n.op_type == "Conv" for n in m.graph.node) for m in (model, full)]
+    assert convs[1] - convs[0] >= 20  # ResNet-18's convolutions are not inside
+    rng = np.random.default_rng(1)
+    rgb = rng.random((2, 3, 32, 32), dtype=np.float32)
+    heat = rng.random((2, 21, 16, 16), dtype=np.float32)
+    w_h, zero = np.array([1.0, 0.5], np.float32), np.zeros(2, np.float32)
+    ort_b, torch_b = OnnxBackend(tmp_path / "f.onnx", threads=1), TorchBackend(ckpt, "cpu", 1)
+    assert "2D-expert graph" in ort_b.describe()
+    whole = ort_b.session.run(["pose"], {"rgb": rgb, "heat": heat, "heat_weight": w_h,
+                                         "rgb_weight": zero})[0]
+    np.testing.assert_allclose(ort_b.infer(rgb, heat, w_h, zero).pose, whole, atol=1e-5)
+    np.testing.assert_allclose(torch_b.infer(rgb, heat, w_h, zero).pose, whole, atol=1e-4)
+    # the RGB expert joins one hand: the whole graph, which differs from the 2D graph there
+    mixed = ort_b.infer(rgb, heat, w_h, np.array([1.0, 0.0], np.float32)).pose
+    np.testing.assert_allclose(mixed[1], whole[1], atol=1e-5)
+    assert not np.allclose(mixed[0], whole[0], atol=1e-4)
+
+
+def test_int8_export_and_the_backend_precision_choice(tmp_path, capsys, monkeypatch):
+    """--quantize int8 writes NAME.int8.onnx (int8 convolutions, same metadata); the backend
+    runs it with --precision int8, and with auto only on a CPU with int8 dot products."""
+    import numpy as np
+
+    import app.engine.backends as backends
+    from app.engine.backends import OnnxBackend
+    from app.engine.errors import EngineError
+    from model.checkpoint import int8_path_of
+
+    ckpt = _fused_checkpoint(tmp_path / "q.pt")
+    onnx_file = tmp_path / "q.onnx"
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "none"]) == 0
+    with pytest.raises(EngineError, match="--quantize int8"):
+        OnnxBackend(onnx_file, threads=1, precision="int8")
+    assert main(["--checkpoint", str(ckpt), "--no-tensorrt", "--quantize", "int8"]) == 0
+    assert "q.int8.onnx" in capsys.readouterr().out
+    model = onnx.load(str(int8_path_of(onnx_file)))
+    ops = {n.op_type for n in model.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+    meta = json.loads({p.key: p.value for p in model.metadata_props}["handtrack"])
+    assert meta["fused"] and meta["crop_size"] == 32
+    rgb = np.random.default_rng(2).random((2, 3, 32, 32), dtype=np.float32)
+    fp32 = OnnxBackend(onnx_file, threads=1, precision="fp32")
+    int8 = OnnxBackend(onnx_file, threads=1, precision="int8")
+    assert fp32.precision == "float32" and int8.precision == "int8"
+    assert "int8" in int8.describe()
+    a, b = fp32.infer(rgb).pose, int8.infer(rgb).pose
+    assert a.shape == b.shape == (2, 21, 3) and np.isfinite(b).all()
+    assert np.abs(a - b).max() < 0.5 * np.abs(a).max()  # quantised, not another network
+    for has, want in ((True, "int8"), (False, "float32")):
+        monkeypatch.setattr(backends, "has_int8_dot", lambda has=has: has)
+        assert OnnxBackend(onnx_file, threads=1, precision="auto").precision == want
+
+
+def test_quantize_is_refused_when_unknown(tmp_path, capsys):
+    ckpt = make_checkpoint(tmp_path / "m.pt", CROP)
+    with pytest.raises(SystemExit) as e:
+        main(["--checkpoint", str(ckpt), "--quantize", "int4"])
+    assert e.value.code == 2
+    assert _one_error_line(capsys.readouterr().err).startswith("error: argument --quantize")

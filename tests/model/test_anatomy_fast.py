@@ -99,8 +99,8 @@ def test_cold_fits_agree_with_fit_hand_on_both_sides():
 
 
 def test_warm_started_fits_agree_and_keep_the_shape():
-    """A hand moving over 8 frames (the engine's use), each fit warm-started from the previous
-    one of the same solver."""
+    """A hand moving over 8 frames (the engine's use: the mean shape, held), each fit
+    warm-started from the previous one of the same solver."""
     rng = np.random.default_rng(3)
     shape = sample_shape(rng).skeleton
     a, b = sample_pose(rng), sample_pose(rng)
@@ -112,7 +112,7 @@ def test_warm_started_fits_agree_and_keep_the_shape():
             joints, _ = forward_kinematics(a + (b - a) * k / 7, shape)
             noisy = joints @ R.T + rng.normal(0.0, 0.004, joints.shape)
             noisy = mirror_x(noisy) if side == LEFT else noisy
-            ref = fit_hand(noisy, side, FitConfig(max_nfev=100), init=ref)
+            ref = fit_hand(noisy, side, FitConfig(max_nfev=100, free_shape=False), init=ref)
             prev = fit
             fit = fit_hand_fast(noisy, side, REALTIME_FIT_FAST, init=prev)
             _check(fit, noisy)
@@ -143,3 +143,19 @@ def test_fit_rejects_bad_input():
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="finite"):
         fit_hand_fast(bad)
+
+
+def test_a_cold_fit_with_the_mean_shape_holds_it_in_both_solvers():
+    """FitConfig(free_shape=False), the engine's: no previous fit, yet the bone ratios stay the
+    mean hand's (factors exactly 1) in scipy's fit and the compiled one, which agree."""
+    cfg = FitConfig(max_nfev=100, free_shape=False)
+    diffs = []
+    for noisy, side in _noisy_hands(4, seed=8):
+        ref, fit = fit_hand(noisy, side, cfg), fit_hand_fast(noisy, side, cfg)
+        for f in (ref, fit):
+            assert np.array_equal(f.shape_factors, np.ones_like(f.shape_factors))
+        _check(fit, noisy)
+        diffs.append(np.linalg.norm(fit.joints - ref.joints, axis=1).mean())
+    assert np.mean(diffs) < AGREE_M, diffs
+    free = fit_hand_fast(noisy, side, FitConfig(max_nfev=100))
+    assert not np.allclose(free.shape_factors, 1.0)  # a free shape does move

@@ -1,0 +1,134 @@
+"""MediaPipe in a process of its own: the detector beside the network without sharing the GIL.
+
+    detector = DetectorProcess(DetectorConfig(), max_hands=2, video=True)   # starts the process
+    dets = detector.detect(rgb, mirrored)       # blocks this thread only; list[Detection]
+    detector.close()
+
+The same interface as app.engine.detect.MediaPipeDetector; MediaPipe runs in a child Python
+(`python -m model.mediapipe_server`, model/mediapipe_server.py: it imports MediaPipe and model/
+only, nothing of the parent's threads or main script). Why: MediaPipe's
+Python wrapper takes the GIL several times per frame (packets in, landmark protobufs out), and
+while the engine's thread runs Python (crops, fits, filters) each of those waits up to the
+interpreter's switch interval; measured on 2 cores, MediaPipe beside the engine in one process
+took 20-35 ms per frame instead of its 16 alone. In its own process it keeps its own speed.
+
+Frames go through a socket pair as raw bytes (640 x 480: 0.9 MB, well under a millisecond),
+detections come back pickled (small numpy arrays). The child runs in a session of its own and
+ignores SIGINT (the parent decides when to stop), ends when the socket closes (the parent
+exited or called close()), and reports its errors (mediapipe missing, a bad setting) as one
+line that detect() raises as an EngineError.
+Opening is asynchronous: the child imports MediaPipe (about a second) while the parent opens
+the source and the network; the first detect() waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import numpy as np
+
+from app.engine.detect import DetectorConfig
+from app.engine.errors import EngineError
+from model.mediapipe_hands import Detection
+
+_START_TIMEOUT_S = 60.0
+_ROOT = Path(__file__).resolve().parents[2]  # where the child finds model/
+
+
+class DetectorProcess:
+    """MediaPipeDetector(config, max_hands, video) in a child process (module doc). detect()
+    may be called from any one thread at a time; close() ends the child."""
+
+    def __init__(self, config: DetectorConfig | None = None, max_hands: int = 2,
+                 video: bool = False):
+        self.config = config or DetectorConfig()
+        c = self.config
+        if c.model_complexity not in (0, 1):
+            raise EngineError(f"detector model_complexity must be 0 or 1, got "
+                              f"{c.model_complexity}")
+        self.max_hands, self.video = max_hands, video
+        options = {"max_hands": max_hands, "model_complexity": c.model_complexity,
+                   "min_detection_confidence": c.min_detection_confidence,
+                   "min_tracking_confidence": c.min_tracking_confidence, "video": video}
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH"))
+                                            if p)
+        try:
+            # a session of its own: the terminal's Ctrl+C reaches the parent only
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "model.mediapipe_server", str(theirs.fileno()),
+                 json.dumps(options)], pass_fds=(theirs.fileno(),), env=env,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as e:
+            ours.close()
+            raise EngineError(f"cannot start the MediaPipe detector process ({e}); use "
+                              "--no-overlap to detect in-process") from None
+        finally:
+            theirs.close()
+        self._conn = Connection(ours.detach())
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def _receive(self):
+        try:
+            if not self._conn.poll(None if self._ready else _START_TIMEOUT_S):
+                raise EngineError("the MediaPipe detector process did not start within "
+                                  f"{_START_TIMEOUT_S:g} s; is the machine overloaded?")
+            reply = self._conn.recv()
+        except (EOFError, OSError):
+            code = self._proc.poll()
+            raise EngineError(f"the MediaPipe detector process ended unexpectedly (exit code "
+                              f"{code}); run again, or use --no-overlap to detect in-process") \
+                from None
+        if reply[0] == "error":
+            raise EngineError(reply[1])
+        return reply[1]
+
+    def detect(self, rgb: np.ndarray, mirrored: bool) -> list[Detection]:
+        """rgb: (H, W, 3) uint8. Returns up to max_hands detections (MediaPipeDetector.detect)."""
+        rgb = np.ascontiguousarray(rgb, np.uint8)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise EngineError(f"the detector needs (H, W, 3) RGB frames, got {rgb.shape}")
+        with self._lock:
+            if self._proc is None:
+                raise EngineError("the MediaPipe detector process was closed")
+            if not self._ready:
+                self.max_hands, self.video = self._receive()
+                self._ready = True
+            try:
+                self._conn.send(("detect", rgb.shape[:2], bool(mirrored)))
+                self._conn.send_bytes(rgb.reshape(-1).data)  # 1-D: send_bytes counts len()
+            except OSError:
+                pass  # the child is gone: _receive says so
+            return self._receive()
+
+    def close(self) -> None:
+        """End the child (idempotent): the socket closes, the child returns; killed after 2 s."""
+        with self._lock:
+            if self._proc is None:
+                return
+            try:
+                self._conn.send(("close",))
+            except OSError:
+                pass
+            self._conn.close()
+            try:
+                self._proc.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=1.0)
+            self._proc = None
+
+    def __enter__(self) -> DetectorProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,54 @@
+"""app/engine/detect_process.py: MediaPipe in its own process answers as in-process MediaPipe
+does, and its failures end in one EngineError, never a hang."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.engine.detect import DetectorConfig, MediaPipeDetector
+from app.engine.detect_process import DetectorProcess
+from app.engine.errors import EngineError
+from app.engine.sources import SourceConfig
+from app.engine.sources.demo import DemoSource
+
+
+@pytest.fixture(scope="module")
+def frames():
+    src = DemoSource(SourceConfig(kind="demo", demo_hands=2, demo_frames=6))
+    return [src.render(i).rgb for i in range(6)]
+
+
+def test_same_detections_as_in_process(frames):
+    with DetectorProcess(max_hands=2, video=True) as child, \
+            MediaPipeDetector(max_hands=2, video=True) as here:
+        for mirrored, rgb in zip((False, False, True, False, False, False), frames):
+            a, b = child.detect(rgb, mirrored), here.detect(rgb, mirrored)
+            assert len(a) == len(b) == 2
+            for da, db in zip(a, b):
+                assert da.side == db.side
+                np.testing.assert_allclose(da.uv_px, db.uv_px, atol=1e-3)
+                np.testing.assert_allclose(da.world_m, db.world_m, atol=1e-5)
+        assert child.max_hands == 2 and child.video
+
+
+def test_a_dead_detector_process_is_one_engine_error(frames):
+    child = DetectorProcess(max_hands=1, video=True)
+    child.detect(frames[0], False)
+    child._proc.kill()
+    child._proc.wait()
+    with pytest.raises(EngineError, match="ended unexpectedly") as e:
+        child.detect(frames[1], False)
+    assert "\n" not in str(e.value)
+    child.close()
+    child.close()  # idempotent
+    with pytest.raises(EngineError, match="closed"):
+        child.detect(frames[1], False)
+
+
+def test_bad_settings_and_frames_are_refused():
+    with pytest.raises(EngineError, match="model_complexity"):
+        DetectorProcess(DetectorConfig(model_complexity=3))
+    with DetectorProcess(max_hands=1) as child:
+        with pytest.raises(EngineError, match=r"\(H, W, 3\)"):
+            child.detect(np.zeros((8, 8), np.uint8), False)
