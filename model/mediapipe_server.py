@@ -3,16 +3,21 @@
     python -m model.mediapipe_server FD '{"max_hands": 2, "model_complexity": 1, ...}'
 
 FD: a connected socket (multiprocessing.connection.Connection on it), inherited from the parent.
-Protocol, one request at a time: ("detect", (H, W), mirrored) followed by the frame's H*W*3 RGB
-bytes -> ("ok", [Detection]) or ("error", one line); anything else, or the socket closing, ends
-the process. The first message is ("ready", (max_hands, video)) once MediaPipe is loaded, or
-("error", why) when it cannot be. Imports only MediaPipe and model/ (a light process); SIGINT is
-ignored (the parent decides when to stop).
+Protocol, one request at a time:
+- ("map", path, (H, W)) -> ("mapped", None): the file `path` (in /dev/shm, H*W*3 bytes, which the
+  parent then unlinks) is mapped and holds the frames from now on;
+- ("detect", mirrored) -> ("ok", [Detection]) or ("error", one line): the mapped frame;
+- ("detect", (H, W), mirrored) followed by the frame's H*W*3 RGB bytes -> the same, for a parent
+  without shared memory;
+anything else, or the socket closing, ends the process. The first message is ("ready",
+(max_hands, video)) once MediaPipe is loaded, or ("error", why) when it cannot be. Imports only
+MediaPipe and model/ (a light process); SIGINT is ignored (the parent decides when to stop).
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import signal
 import sys
 from multiprocessing.connection import Connection
@@ -37,20 +42,29 @@ def serve(conn: Connection, options: dict) -> None:
         conn.send(("error", f"MediaPipe Hands cannot start: {e}"))
         return
     conn.send(("ready", (hands.max_hands, hands.video)))
-    buf = bytearray()
+    buf, mapped = bytearray(), None
     try:
         while True:
             try:
                 msg = conn.recv()
             except (EOFError, OSError):
                 return
-            if not (isinstance(msg, tuple) and msg and msg[0] == "detect"):
+            if not (isinstance(msg, tuple) and msg):
                 return
-            (h, w), mirrored = msg[1], msg[2]
-            if len(buf) != h * w * 3:
-                buf = bytearray(h * w * 3)
-            conn.recv_bytes_into(buf)
-            rgb = np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+            if msg[0] == "map":
+                mapped = _map(msg[1], msg[2])
+                conn.send(("mapped", None))
+                continue
+            if msg[0] != "detect":
+                return
+            if len(msg) == 2:
+                rgb, mirrored = mapped, msg[1]
+            else:
+                (h, w), mirrored = msg[1], msg[2]
+                if len(buf) != h * w * 3:
+                    buf = bytearray(h * w * 3)
+                conn.recv_bytes_into(buf)
+                rgb = np.frombuffer(buf, np.uint8).reshape(h, w, 3)
             try:
                 conn.send(("ok", hands.process(rgb, mirrored)))
             except Exception as e:
@@ -59,11 +73,20 @@ def serve(conn: Connection, options: dict) -> None:
         hands.close()
 
 
+def _map(path: str, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) uint8 view of the shared file `path` (read-only here)."""
+    with open(path, "rb") as f:
+        mm = mmap.mmap(f.fileno(), shape[0] * shape[1] * 3, access=mmap.ACCESS_READ)
+    return np.frombuffer(mm, np.uint8).reshape(shape[0], shape[1], 3)
+
+
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(int(argv[0]))
     try:
         serve(conn, json.loads(argv[1]))
+    except (OSError, EOFError):  # the parent closed the socket first: nothing to report to
+        pass
     finally:
         conn.close()
     return 0

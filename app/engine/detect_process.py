@@ -12,22 +12,26 @@ while the engine's thread runs Python (crops, fits, filters) each of those waits
 interpreter's switch interval; measured on 2 cores, MediaPipe beside the engine in one process
 took 20-35 ms per frame instead of its 16 alone. In its own process it keeps its own speed.
 
-Frames go through a socket pair as raw bytes (640 x 480: 0.9 MB, well under a millisecond),
-detections come back pickled (small numpy arrays). The child runs in a session of its own and
-ignores SIGINT (the parent decides when to stop), ends when the socket closes (the parent
-exited or called close()), and reports its errors (mediapipe missing, a bad setting) as one
-line that detect() raises as an EngineError.
+Frames are shared through a file in /dev/shm mapped by both processes (one copy per frame, no
+transfer; where there is no /dev/shm they go through the socket pair as raw bytes); requests
+and the detections (small numpy arrays, pickled) go through a socket pair. The child runs in a
+session of its own and ignores SIGINT (the parent decides when to stop), ends when the socket
+closes (the parent exited or called close()), and reports its errors (mediapipe missing, a bad
+setting) as one line that detect() raises as an EngineError.
 Opening is asynchronous: the child imports MediaPipe (about a second) while the parent opens
 the source and the network; the first detect() waits for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import mmap
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -40,6 +44,7 @@ from model.mediapipe_hands import Detection
 
 _START_TIMEOUT_S = 60.0
 _ROOT = Path(__file__).resolve().parents[2]  # where the child finds model/
+_SHM = Path("/dev/shm")
 
 
 class DetectorProcess:
@@ -76,6 +81,31 @@ class DetectorProcess:
         self._conn = Connection(ours.detach())
         self._ready = False
         self._lock = threading.Lock()
+        self._frame: np.ndarray | None = None  # (H, W, 3) the frame shared with the child
+
+    def _share(self, shape: tuple[int, int]) -> np.ndarray | None:
+        """A file in /dev/shm of the frame's size, mapped here and in the child and unlinked at
+        once (the mappings keep it; nothing is left behind, even after a crash); None where
+        there is no /dev/shm (the frames then go through the socket)."""
+        if not _SHM.is_dir():
+            return None
+        n = shape[0] * shape[1] * 3
+        try:
+            fd, path = tempfile.mkstemp(prefix="handtrack-frame-", dir=_SHM)
+        except OSError:
+            return None
+        try:
+            os.ftruncate(fd, n)
+            mm = mmap.mmap(fd, n)
+            self._conn.send(("map", path, tuple(shape)))
+            self._receive()
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        return np.frombuffer(mm, np.uint8).reshape(shape[0], shape[1], 3)
 
     def _receive(self):
         try:
@@ -103,15 +133,22 @@ class DetectorProcess:
             if not self._ready:
                 self.max_hands, self.video = self._receive()
                 self._ready = True
+            if self._frame is None or self._frame.shape != rgb.shape:
+                self._frame = self._share(rgb.shape[:2])
             try:
-                self._conn.send(("detect", rgb.shape[:2], bool(mirrored)))
-                self._conn.send_bytes(rgb.reshape(-1).data)  # 1-D: send_bytes counts len()
+                if self._frame is not None:
+                    np.copyto(self._frame, rgb)
+                    self._conn.send(("detect", bool(mirrored)))
+                else:
+                    self._conn.send(("detect", rgb.shape[:2], bool(mirrored)))
+                    self._conn.send_bytes(rgb.reshape(-1).data)  # 1-D: send_bytes counts len()
             except OSError:
                 pass  # the child is gone: _receive says so
             return self._receive()
 
     def close(self) -> None:
-        """End the child (idempotent): the socket closes, the child returns; killed after 2 s."""
+        """End the child (idempotent): the socket closes, the child returns; killed after 2 s,
+        or at once while it is still starting (nothing of it to keep)."""
         with self._lock:
             if self._proc is None:
                 return
@@ -121,7 +158,7 @@ class DetectorProcess:
                 pass
             self._conn.close()
             try:
-                self._proc.wait(timeout=2.0)
+                self._proc.wait(timeout=2.0 if self._ready else 0.05)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait(timeout=1.0)

@@ -41,6 +41,7 @@ from app.engine.rigging import TrackRigs
 from app.engine.rootfit import MetricConfig
 from app.engine.sources import Source, SourceConfig, SourceFrame, TruthHand, open_source
 from app.engine.stats import EngineStats
+from app.engine.threads import limit_helper_pools
 from app.engine.tracking import Track, Tracker, TrackerConfig
 from app.engine.truth import match_truth
 from app.results import FrameResult, HandResult
@@ -142,6 +143,7 @@ class Engine:
         self._grabber: FrameGrabber | None = None
         self._detector_lock = threading.Lock()  # the detector may run in DetectAhead's thread
         self._owned: list = []
+        limit_helper_pools()  # app/engine/threads.py
         if self.config.anatomy is not None:  # the compiled fit loads while the rest opens
             warm_up_in_background()
         try:
