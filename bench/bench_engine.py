@@ -1,27 +1,32 @@
 """Per-frame time of the handtrack engine vs MediaPipe Hands on the same 640x480 frames.
 
-    .venv/bin/python -m bench.bench_engine [--frames 150] [--checkpoint PATH]
+    .venv/bin/python -m bench.bench_engine [--frames 150] [--block 50] [--hands 1,2] [--paced 30]
 
 Frames: the synthetic demo stream (train.synth), one hand and two hands, rendered before timing.
-Compared on the same machine in one run, interleaved (each frame goes through every pipeline in
+Compared on the same machine in one run, in blocks (each pipeline streams `--block` frames in
 turn, so load changes on a shared machine hit all alike):
 - MediaPipe Hands (mp.solutions, video mode, model_complexity 1 "full" and 0 "lite"),
-  max_num_hands = number of hands in the stream;
-- the engine (MediaPipe's landmarks on every frame + crops + backend + metric fit + filter: the
-  default pipeline) with onnxruntime at 128 px and 96 px crops, and with eager torch at 128 px
-  (all with the kinematic fit, the default; both experts on every frame, blended with
-  MediaPipe's world landmarks at the default weight 0.9); onnxruntime at 128 px with
-  --no-anatomy, with --world-weight 1 (MediaPipe's world landmarks alone: the network does not
-  run, as its pose would not be used), with --fuse 2d and with --tracking flow (the detector
-  every few frames, optical flow in between);
-- the backend alone (ResNet-18 encoder + pose decoder) on a batch of 1 and 2 crops.
-Reported per pipeline: median and p95 wall ms per frame, the ratio to MediaPipe full, and the
-mean CPU ms per frame of the whole process (all threads; less sensitive to other programs on a
-shared machine than wall time).
+  max_num_hands = number of hands in the stream, one frame after the other;
+- the engine as `handtrack` runs it (Engine.run on a stream: the capture thread, MediaPipe's
+  landmarks on every frame in its own process one frame ahead of the network, crops, backend,
+  root and kinematic fit, filter): the default (onnxruntime at 128 px, int8 where the CPU has
+  VNNI / AMX, both experts blended with MediaPipe's world landmarks at weight 0.9), float32,
+  the stages in sequence (--no-overlap: MediaPipe in-process), onnxruntime on all cores, 96 px
+  crops, eager torch, --no-anatomy, --world-weight 1 (the network does not run), --fuse 2d (the
+  2D expert's graph, no RGB encoder) and --tracking flow (the detector every few frames);
+- with --paced: the default and --no-overlap fed at a camera's rate (frames dropped when not
+  taken): their latency from capture to result is what a user sees (their ms/frame is the
+  camera's period, not a speed);
+- the backend alone (encoder + decoder) on a batch of 1 and 2 crops, 1 thread and all cores.
+Reported per pipeline: median and p95 wall ms per frame (the engine: the interval between
+consecutive results, the first of a block from its start), both as ratios to MediaPipe full,
+the CPU ms per frame of this process (all its threads; MediaPipe's own process is not in it),
+and the median latency from capture to result (streamed as fast as taken, so frames queue: up to
+two with the detector and one before the network; see --paced for a camera's).
 The network has random weights and the bundled model's layout (RGB and 2D experts; same cost
-as a trained one); so that the tracking behaves as with a trained network, the pose fed to the
-tracker is the demo's ground truth (the backend still runs on every crop and is timed). Prints
-a markdown table.
+as a trained one; the int8 graph is calibrated as handtrack-export does it); so that the tracking
+behaves as with a trained network, the pose fed to the tracker is the demo's ground truth (the
+backend still runs on every crop and is timed). Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -62,15 +67,19 @@ class BlockSource(Source):
     """Pre-rendered demo frames, one block at a time (load()); read() delivers them as fast as
     the engine takes them and then ends the stream."""
 
-    def __init__(self, demo: DemoSource):
+    def __init__(self, demo: DemoSource, paced_fps: float = 0.0):
         self.intrinsics = demo.intrinsics
         self.fps = demo.fps
         self._size = demo.size
         self.description = "pre-rendered demo frames"
         self._frames: list = []
+        self.paced_fps = paced_fps  # > 0: a camera's pace, frames dropped when not taken
+        self.live = paced_fps > 0
+        self._next_t = 0.0
 
     def load(self, frames: list) -> None:
         self._frames = list(frames)
+        self._next_t = time.perf_counter()
 
     @property
     def size(self) -> tuple[int, int]:
@@ -79,6 +88,9 @@ class BlockSource(Source):
     def read(self) -> SourceFrame | None:
         if not self._frames:
             return None
+        if self.paced_fps:
+            self._next_t += 1.0 / self.paced_fps
+            time.sleep(max(0.0, self._next_t - time.perf_counter()))
         f = self._frames.pop(0)
         return SourceFrame(f.rgb, time.time(), f.truth)
 
@@ -121,7 +133,7 @@ class EnginePipeline:
     def __init__(self, demo: DemoSource, hands: int, checkpoint: Path, kind: str,
                  anatomy: bool = True, tracking: str = "landmarks", fuse: str | None = None,
                  world_weight: float | None = None, overlap: bool = True, threads: int = 0,
-                 precision: str = "auto"):
+                 precision: str = "auto", paced_fps: float = 0.0):
         cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands, realtime=False),
                            backend=BackendConfig(kind=kind, checkpoint=str(checkpoint),
                                                  device="cpu", max_batch=hands,
@@ -132,7 +144,7 @@ class EnginePipeline:
             cfg.landmarks = LandmarkFusionConfig(world_weight=world_weight)
         if not anatomy:
             cfg.anatomy = None
-        self.source = BlockSource(demo)
+        self.source = BlockSource(demo, paced_fps)
         self.engine = Engine(cfg, source=self.source, estimator=GroundTruthPoseEstimator,
                              on_message=lambda notice: None)
         self.stats = EngineStats()  # over all blocks (each run() starts its own)
@@ -224,6 +236,10 @@ def main() -> None:
                    help="frames each pipeline streams in turn (50)")
     p.add_argument("--warmup", type=int, default=10, help="frames left out of the statistics")
     p.add_argument("--hands", default="1,2", help="hand counts to run (1,2)")
+    p.add_argument("--paced", type=float, default=30.0,
+                   help="also stream the frames at this rate, as a camera delivers them "
+                        "(dropping the ones not taken), for the latency from capture to result "
+                        "(30; 0 = not)")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_engine_"))
     models = make_models(tmp)
@@ -256,6 +272,11 @@ def main() -> None:
                     ("engine --world-weight 1 (the network is skipped)", {"world_weight": 1.0}),
                     ("engine --fuse 2d", {"fuse": "2d"}),
                     ("engine --tracking flow", {"tracking": "flow"})]
+        if args.paced:
+            variants += [(f"engine, default, frames at {args.paced:g} fps like a camera (latency)",
+                          {"paced_fps": args.paced}),
+                         (f"engine --no-overlap, frames at {args.paced:g} fps (latency)",
+                          {"paced_fps": args.paced, "overlap": False})]
         for name, kw in variants:
             crop, kind = kw.pop("crop", 128), kw.pop("kind", "onnxruntime")
             pipes[name] = EnginePipeline(src, hands, models[crop], kind, **kw)

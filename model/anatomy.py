@@ -23,8 +23,6 @@ import functools
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.spatial.transform import Rotation
 from threadpoolctl import ThreadpoolController
 
 from model.hand import BONES, LEFT, NUM_JOINTS, RIGHT, SCALE_BONE, bone_lengths
@@ -142,6 +140,8 @@ def _skeleton(shape: np.ndarray) -> Skeleton:
 def _model_joints(x: np.ndarray) -> np.ndarray:
     """(B, _N) parameters -> (B, 21, 3) joints in input units."""
     joints, _ = forward_kinematics(x[:, 7:7 + POSE_DIM], _skeleton(x[:, 7 + POSE_DIM:]))
+    from scipy.spatial.transform import Rotation  # scipy loads on first use (start-up)
+
     R = Rotation.from_rotvec(x[:, :3]).as_matrix()  # (B, 3, 3)
     return np.exp(x[:, 6])[:, None, None] * joints @ R.transpose(0, 2, 1) + x[:, None, 3:6]
 
@@ -161,7 +161,16 @@ def _start(target: np.ndarray, pose: np.ndarray, shape: np.ndarray) -> np.ndarra
     if not np.isfinite(s) or s <= 0:
         s = 1.0
     t = mb - s * R @ ma
+    from scipy.spatial.transform import Rotation
+
     return np.r_[Rotation.from_matrix(R).as_rotvec(), t, np.log(s), pose, shape]
+
+
+def _rotation_matrix(rotvec: np.ndarray) -> np.ndarray:
+    """(3,) rotation vector -> (3, 3) matrix."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_rotvec(rotvec).as_matrix()
 
 
 def _start_pose(flex: float) -> np.ndarray:
@@ -216,6 +225,8 @@ def _solve(target: np.ndarray, x0: np.ndarray, free: np.ndarray, bounds: tuple, 
     # One BLAS thread: the problem is tiny, and idle BLAS threads spinning after each small SVD
     # would take the cores from the detector and the network running beside the fit.
     with _blas_controller().limit(limits=1, user_api="blas"):
+        from scipy.optimize import least_squares
+
         res = least_squares(residual, x0[free], jac=jacobian, bounds=(lo, hi), method="trf",
                             max_nfev=cfg.max_nfev, x_scale="jac")
     x_full[free] = res.x
@@ -256,6 +267,6 @@ def fit_hand(joints: np.ndarray, side: int = RIGHT, config: FitConfig | None = N
     disp = np.linalg.norm(fitted - target, axis=1)
     return HandFit(joints=fitted * mirror, pose=x[7:7 + POSE_DIM].copy(),
                    skeleton=_skeleton(x[None, 7 + POSE_DIM:]),
-                   rotation=Rotation.from_rotvec(x[:3]).as_matrix(), scale=float(np.exp(x[6])),
+                   rotation=_rotation_matrix(x[:3]), scale=float(np.exp(x[6])),
                    translation=x[3:6] * mirror, rms=float(np.sqrt(np.mean(disp ** 2))),
                    displacement=disp, shape_factors=x[7 + POSE_DIM:].copy())

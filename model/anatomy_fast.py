@@ -651,6 +651,21 @@ def compiled() -> bool:
     return _compiled.is_set()
 
 
+def wait_compiled(timeout_s: float) -> bool:
+    """Wait up to timeout_s for a running warm_up_in_background() (once per process: later calls
+    return at once); returns compiled(). A cached solver loads in about half a second, so the
+    first fit can wait for it instead of loading scipy; a first compilation (~20 s) is not
+    waited for."""
+    global _waited
+    if not _compiled.is_set() and not _waited and _warm_thread is not None:
+        _waited = True
+        _warm_thread.join(timeout_s)
+    return _compiled.is_set()
+
+
+_waited = False
+
+
 def warm_up_in_background() -> threading.Thread:
     """warm_up() in a daemon thread (started once per process; compiled() says when it is
     done); returns the thread."""

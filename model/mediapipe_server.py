@@ -4,9 +4,10 @@
 
 FD: a connected socket (multiprocessing.connection.Connection on it), inherited from the parent.
 Protocol, one request at a time:
-- ("map", path, (H, W)) -> ("mapped", None): the file `path` (in /dev/shm, H*W*3 bytes, which the
-  parent then unlinks) is mapped and holds the frames from now on;
-- ("detect", mirrored) -> ("ok", [Detection]) or ("error", one line): the mapped frame;
+- ("map", path, (H, W), slot) -> ("mapped", None): the file `path` (in /dev/shm, H*W*3 bytes,
+  which the parent then unlinks) is mapped as frame buffer `slot`;
+- ("detect_shared", mirrored, slot) -> ("ok", [Detection]) or ("error", one line): the frame in
+  buffer `slot` (the parent may queue the next request before this one is answered);
 - ("detect", (H, W), mirrored) followed by the frame's H*W*3 RGB bytes -> the same, for a parent
   without shared memory;
 anything else, or the socket closing, ends the process. The first message is ("ready",
@@ -42,7 +43,7 @@ def serve(conn: Connection, options: dict) -> None:
         conn.send(("error", f"MediaPipe Hands cannot start: {e}"))
         return
     conn.send(("ready", (hands.max_hands, hands.video)))
-    buf, mapped = bytearray(), None
+    buf, mapped = bytearray(), {}
     try:
         while True:
             try:
@@ -52,13 +53,13 @@ def serve(conn: Connection, options: dict) -> None:
             if not (isinstance(msg, tuple) and msg):
                 return
             if msg[0] == "map":
-                mapped = _map(msg[1], msg[2])
+                mapped[msg[3]] = _map(msg[1], msg[2])
                 conn.send(("mapped", None))
                 continue
-            if msg[0] != "detect":
+            if msg[0] == "detect_shared":
+                rgb, mirrored = mapped[msg[2]], msg[1]
+            elif msg[0] != "detect":
                 return
-            if len(msg) == 2:
-                rgb, mirrored = mapped, msg[1]
             else:
                 (h, w), mirrored = msg[1], msg[2]
                 if len(buf) != h * w * 3:

@@ -357,15 +357,15 @@ class OnnxBackend(Backend):
             raise EngineError(f"--precision int8 needs {int8}; write it with `handtrack-export "
                               f"--checkpoint {path.with_suffix('.pt')} --quantize int8`, or use "
                               "--precision auto")
-        self.session, self.info = self._open(path, made_from)
+        opened = None
         if precision == "int8" or (precision == "auto" and int8.is_file() and has_int8_dot()):
             try:
-                self.session, self.info = self._open(int8, made_from)
-                self.precision = "int8"
+                opened, self.precision = self._open(int8, made_from), "int8"
             except StaleArtefactError as e:
                 if precision == "int8":
                     raise
                 (warn or _warn)(f"{e.reason}; running {path.name} (float32) instead; {e.fix}")
+        self.session, self.info = opened or self._open(path, made_from)
         self.weights_sha256 = self.info.weights_sha256
         self.canonical_side = bool(self.info.canonical_side)
         shape = self.session.get_inputs()[0].shape

@@ -126,6 +126,13 @@ class FrameGrabber:
             self._cond.notify_all()
             return item
 
+    @property
+    def finished(self) -> bool:
+        """True once no frame will come any more: the stream ended (or stop() was called) and
+        the last frame was taken."""
+        with self._cond:
+            return self._slot is None and (self._ended or self._stop.is_set())
+
     def stop(self) -> None:
         self._stop.set()
         with self._cond:

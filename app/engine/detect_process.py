@@ -45,6 +45,7 @@ from model.mediapipe_hands import Detection
 _START_TIMEOUT_S = 60.0
 _ROOT = Path(__file__).resolve().parents[2]  # where the child finds model/
 _SHM = Path("/dev/shm")
+SLOTS = 2  # frames that may be in flight (shared-memory buffers)
 
 
 class DetectorProcess:
@@ -81,12 +82,16 @@ class DetectorProcess:
         self._conn = Connection(ours.detach())
         self._ready = False
         self._lock = threading.Lock()
-        self._frame: np.ndarray | None = None  # (H, W, 3) the frame shared with the child
+        self._slots: list[np.ndarray | None] = [None] * SLOTS  # frames shared with the child
+        self._next = 0  # the slot of the next frame
+        self._inflight = 0  # frames submitted whose detections are not collected yet
+        self._retire = False  # close once the last submitted frame is collected
 
-    def _share(self, shape: tuple[int, int]) -> np.ndarray | None:
-        """A file in /dev/shm of the frame's size, mapped here and in the child and unlinked at
-        once (the mappings keep it; nothing is left behind, even after a crash); None where
-        there is no /dev/shm (the frames then go through the socket)."""
+    def _share(self, slot: int, shape: tuple[int, int]) -> np.ndarray | None:
+        """A file in /dev/shm of the frame's size, mapped here and (as `slot`) in the child and
+        unlinked at once (the mappings keep it; nothing is left behind, even after a crash);
+        None where there is no /dev/shm (the frames then go through the socket). Only with
+        nothing in flight (the child's reply must be the next one)."""
         if not _SHM.is_dir():
             return None
         n = shape[0] * shape[1] * 3
@@ -97,7 +102,7 @@ class DetectorProcess:
         try:
             os.ftruncate(fd, n)
             mm = mmap.mmap(fd, n)
-            self._conn.send(("map", path, tuple(shape)))
+            self._conn.send(("map", path, tuple(shape), slot))
             self._receive()
         except OSError:
             return None
@@ -122,47 +127,90 @@ class DetectorProcess:
             raise EngineError(reply[1])
         return reply[1]
 
-    def detect(self, rgb: np.ndarray, mirrored: bool) -> list[Detection]:
-        """rgb: (H, W, 3) uint8. Returns up to max_hands detections (MediaPipeDetector.detect)."""
+    @property
+    def inflight(self) -> int:
+        """Frames submitted and not collected yet (at most SLOTS)."""
+        return self._inflight
+
+    def submit(self, rgb: np.ndarray, mirrored: bool) -> None:
+        """Hand a frame (H, W, 3) uint8 to the child and return at once; collect() returns its
+        detections, in the order of submission. At most SLOTS frames in flight: the child
+        starts the next one as soon as it finishes one (no round trip in between)."""
         rgb = np.ascontiguousarray(rgb, np.uint8)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise EngineError(f"the detector needs (H, W, 3) RGB frames, got {rgb.shape}")
         with self._lock:
             if self._proc is None:
                 raise EngineError("the MediaPipe detector process was closed")
+            if self._inflight >= SLOTS:
+                raise EngineError(f"at most {SLOTS} frames may wait for the detector")
             if not self._ready:
                 self.max_hands, self.video = self._receive()
                 self._ready = True
-            if self._frame is None or self._frame.shape != rgb.shape:
-                self._frame = self._share(rgb.shape[:2])
+            k = self._next
+            frame = self._slots[k]
+            if (frame is None or frame.shape != rgb.shape) and self._inflight == 0:
+                frame = self._slots[k] = self._share(k, rgb.shape[:2])
             try:
-                if self._frame is not None:
-                    np.copyto(self._frame, rgb)
-                    self._conn.send(("detect", bool(mirrored)))
-                else:
+                if frame is not None and frame.shape == rgb.shape:
+                    np.copyto(frame, rgb)
+                    self._conn.send(("detect_shared", bool(mirrored), k))
+                else:  # no shared memory, or a new frame size while frames are in flight
                     self._conn.send(("detect", rgb.shape[:2], bool(mirrored)))
                     self._conn.send_bytes(rgb.reshape(-1).data)  # 1-D: send_bytes counts len()
             except OSError:
-                pass  # the child is gone: _receive says so
-            return self._receive()
+                pass  # the child is gone: collect() says so
+            self._next = (k + 1) % SLOTS
+            self._inflight += 1
+
+    def collect(self) -> list[Detection]:
+        """The detections of the oldest submitted frame (blocks until they are there)."""
+        with self._lock:
+            if self._proc is None:
+                raise EngineError("the MediaPipe detector process was closed")
+            if self._inflight == 0:
+                raise EngineError("collect() without a submitted frame")
+            try:
+                return self._receive()
+            finally:
+                self._inflight -= 1
+                if self._retire and self._inflight == 0:
+                    self._close_locked()
+
+    def detect(self, rgb: np.ndarray, mirrored: bool) -> list[Detection]:
+        """rgb: (H, W, 3) uint8. Returns up to max_hands detections (MediaPipeDetector.detect);
+        nothing may be in flight."""
+        self.submit(rgb, mirrored)
+        return self.collect()
+
+    def close_when_idle(self) -> None:
+        """close() now, or after the frames in flight are collected."""
+        with self._lock:
+            if self._inflight:
+                self._retire = True
+                return
+            self._close_locked()
 
     def close(self) -> None:
         """End the child (idempotent): the socket closes, the child returns; killed after 2 s,
         or at once while it is still starting (nothing of it to keep)."""
         with self._lock:
-            if self._proc is None:
-                return
-            try:
-                self._conn.send(("close",))
-            except OSError:
-                pass
-            self._conn.close()
-            try:
-                self._proc.wait(timeout=2.0 if self._ready else 0.05)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=1.0)
-            self._proc = None
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._proc is None:
+            return
+        try:
+            self._conn.send(("close",))
+        except OSError:
+            pass
+        self._conn.close()
+        try:
+            self._proc.wait(timeout=2.0 if self._ready else 0.05)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=1.0)
+        self._proc = None
 
     def __enter__(self) -> DetectorProcess:
         return self

@@ -209,14 +209,30 @@ class Engine:
         if isinstance(self.detector, (MediaPipeDetector, DetectorProcess)) and \
                 self.detector in self._owned:
             with self._detector_lock:
-                self._owned.remove(self.detector)
-                self.detector.close()
+                old = self.detector
+                self._owned.remove(old)
+                if isinstance(old, DetectorProcess):
+                    old.close_when_idle()  # after DetectAhead took its frames in flight
+                else:
+                    old.close()
                 self.detector = self._own(self._open_detector(max_hands))
 
     def _detect(self, rgb: np.ndarray) -> list:
         """The detector on one frame (any thread)."""
         with self._detector_lock:
             return self.detector.detect(rgb, self.source.mirrored)
+
+    def _submit(self, rgb: np.ndarray) -> Callable[[], list]:
+        """Hand one frame to the detector (DetectAhead's thread); returns the call that waits for
+        its detections. A detector in its own process works on it while this returns; another
+        one detects it now."""
+        with self._detector_lock:
+            det = self.detector
+            if isinstance(det, DetectorProcess):
+                det.submit(rgb, self.source.mirrored)
+                return det.collect
+            dets = det.detect(rgb, self.source.mirrored)
+        return lambda: dets
 
     def _own(self, obj):
         self._owned.append(obj)
@@ -518,7 +534,8 @@ class Engine:
             f = item.frame
             return f.rgb is not None and not (passthrough and f.recorded is not None)
 
-        return DetectAhead(self._grabber, self._detect, self._stop, wants).start()
+        depth = 2 if isinstance(self.detector, DetectorProcess) else 1
+        return DetectAhead(self._grabber, self._submit, self._stop, wants, depth).start()
 
     def _result(self, frame: SourceFrame, frame_id: int, passthrough: bool,
                 detected: tuple[list, float] | None = None) -> FrameResult | None:

@@ -46,9 +46,11 @@ ExpertInputs = tuple[np.ndarray, np.ndarray, np.ndarray]
 def fit_kinematic(joints: np.ndarray, side: int, config: FitConfig,
                   init: HandFit | None = None) -> HandFit:
     """The kinematic fit of (21, 3) joints: compiled (model.anatomy_fast, about 0.3 ms) once its
-    machine code is loaded (the engine starts that in the background), scipy's
-    model.anatomy.fit_hand (the same problem, about 40 x slower) until then."""
-    fit = anatomy_fast.fit_hand_fast if anatomy_fast.compiled() else fit_hand
+    machine code is loaded (the engine starts that in the background; the first fit waits up to
+    1.5 s for it), scipy's model.anatomy.fit_hand (the same problem, about 40 x slower) until
+    then."""
+    fast = anatomy_fast.compiled() or anatomy_fast.wait_compiled(1.5)
+    fit = anatomy_fast.fit_hand_fast if fast else fit_hand
     return fit(joints, side, config, init=init)
 
 

@@ -6,12 +6,13 @@ onnxruntime and the compiled kinematic fit all release the GIL, so on two cores 
 the network run side by side: frames per second become those of the slower stage instead of the
 sum of both; the latency from capture to result stays about the sum.
 
-    ahead = DetectAhead(grabber, detect, stop_event).start()
+    ahead = DetectAhead(grabber, submit, stop_event, depth=2).start()
     while (got := ahead.get()) is not None:
         item, detections, detect_ms = got      # Grabbed, list[Detection] or None, float
 
-At most one detected frame waits for the engine (a queue of one), so a live camera's frames are
-still dropped at the grabber, as without the overlap. Errors of the detector or the source are
+At most one detected frame waits for the engine (a queue of one) and at most `depth` frames are
+with the detector, the second only when the grabber already holds it, so a live camera's frames
+are still dropped at the grabber, as without the overlap. Errors of the detector or the source are
 raised by get() in the engine's thread.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -28,20 +30,26 @@ from app.engine.capture import FrameGrabber, Grabbed
 from model.mediapipe_hands import Detection
 
 _END = object()
-Detect = Callable[[np.ndarray], list[Detection]]
+# submit(rgb (H, W, 3) uint8) -> collect(): hands a frame to the detector and returns the call
+# that waits for its detections
+Submit = Callable[[np.ndarray], Callable[[], list[Detection]]]
 
 
 class DetectAhead:
-    """grabber: the frames; detect(rgb (H, W, 3) uint8) -> detections, called in this object's
-    thread (the engine's detector under its lock); stop: the engine's stop event. wants(item)
-    -> bool: whether a frame is detected at all (a replayed frame passed through or one without
-    a picture is handed on with detections None)."""
+    """grabber: the frames; submit(rgb) -> collect (see Submit), called in this object's thread;
+    depth: frames handed to the detector before the first result is taken (2: the detector
+    starts the next frame the moment it finishes one; the second frame is taken only when the
+    grabber already has it, so a live camera's newest frame is never waited for); stop: the
+    engine's stop event. wants(item) -> bool: whether a frame is detected at all (a replayed
+    frame passed through or one without a picture is handed on with detections None)."""
 
-    def __init__(self, grabber: FrameGrabber, detect: Detect, stop: threading.Event,
-                 wants: Callable[[Grabbed], bool] = lambda item: item.frame.rgb is not None):
+    def __init__(self, grabber: FrameGrabber, submit: Submit, stop: threading.Event,
+                 wants: Callable[[Grabbed], bool] = lambda item: item.frame.rgb is not None,
+                 depth: int = 1):
         self.grabber = grabber
-        self.detect = detect
+        self.submit = submit
         self.wants = wants
+        self.depth = max(1, int(depth))
         self._stop = stop
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._thread: threading.Thread | None = None
@@ -60,17 +68,33 @@ class DetectAhead:
                 continue
         return False
 
+    def _top_up(self, pending: deque) -> None:
+        """Submit frames until depth are pending: wait for the first, not for the others."""
+        while len(pending) < self.depth and not self._stop.is_set():
+            item = self.grabber.get(timeout=None if not pending else 0.0)
+            if item is None:
+                return
+            if self.wants(item):
+                pending.append((item, self.submit(item.frame.rgb), time.perf_counter()))
+            else:
+                pending.append((item, None, 0.0))
+
     def _run(self) -> None:
+        pending: deque = deque()
+        done_at = time.perf_counter()  # when the previous frame's detections were there
         try:
             while not self._stop.is_set():
-                item = self.grabber.get()
-                if item is None:
-                    break
+                self._top_up(pending)
+                if not pending:
+                    if self.grabber.finished or self._stop.is_set():
+                        break
+                    continue
+                item, collect, t_submit = pending.popleft()
                 dets, ms = None, 0.0
-                if self.wants(item):
-                    t0 = time.perf_counter()
-                    dets = self.detect(item.frame.rgb)
-                    ms = (time.perf_counter() - t0) * 1e3
+                if collect is not None:
+                    dets = collect()
+                    now = time.perf_counter()  # the detector's time on this frame alone
+                    ms, done_at = (now - max(t_submit, done_at)) * 1e3, now
                 if not self._put((item, dets, ms)):
                     return
         except BaseException as e:  # handed to the engine's thread, raised there

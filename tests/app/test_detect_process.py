@@ -52,3 +52,21 @@ def test_bad_settings_and_frames_are_refused():
     with DetectorProcess(max_hands=1) as child:
         with pytest.raises(EngineError, match=r"\(H, W, 3\)"):
             child.detect(np.zeros((8, 8), np.uint8), False)
+
+
+def test_two_frames_in_flight_come_back_in_order(frames):
+    with DetectorProcess(max_hands=2, video=False) as child, \
+            MediaPipeDetector(max_hands=2, video=False) as here:
+        child.submit(frames[0], False)
+        child.submit(frames[3], False)
+        assert child.inflight == 2
+        with pytest.raises(EngineError, match="at most 2"):
+            child.submit(frames[4], False)
+        for rgb in (frames[0], frames[3]):
+            got, want = child.collect(), here.detect(rgb, False)
+            assert [d.side for d in got] == [d.side for d in want]
+            np.testing.assert_allclose(got[0].uv_px, want[0].uv_px, atol=1e-3)
+        assert child.inflight == 0
+        child.close_when_idle()  # nothing in flight: closes now
+        with pytest.raises(EngineError, match="closed"):
+            child.submit(frames[0], False)

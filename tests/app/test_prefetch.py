@@ -22,6 +22,18 @@ class ListGrabber:
     def get(self, timeout=None):
         return self.items.pop(0) if self.items else None
 
+    @property
+    def finished(self):
+        return not self.items
+
+
+def now(detect):
+    """A Submit from a function: detects at once, collect returns the result."""
+    def submit(rgb):
+        dets = detect(rgb)
+        return lambda: dets
+    return submit
+
 
 def test_frames_come_in_order_with_their_own_detections():
     seen = []
@@ -30,7 +42,8 @@ def test_frames_come_in_order_with_their_own_detections():
         seen.append(int(rgb[0, 0, 0]))
         return [int(rgb[0, 0, 0])]
 
-    ahead = DetectAhead(ListGrabber(6, without_picture=3), detect, threading.Event()).start()
+    ahead = DetectAhead(ListGrabber(6, without_picture=3), now(detect), threading.Event(),
+                        depth=2).start()
     got = []
     while (item := ahead.get()) is not None:
         got.append((item[0].frame_id, item[1]))
@@ -40,13 +53,32 @@ def test_frames_come_in_order_with_their_own_detections():
     assert seen == [0, 1, 2, 4, 5]  # the frame without a picture is not detected
 
 
+def test_depth_two_submits_the_next_frame_before_collecting():
+    log = []
+
+    def submit(rgb):
+        i = int(rgb[0, 0, 0])
+        log.append(f"submit {i}")
+
+        def collect():
+            log.append(f"collect {i}")
+            return [i]
+        return collect
+
+    ahead = DetectAhead(ListGrabber(3), submit, threading.Event(), depth=2).start()
+    assert [ahead.get()[1] for _ in range(3)] == [[0], [1], [2]]
+    assert ahead.get() is None
+    ahead.close()
+    assert log[:3] == ["submit 0", "submit 1", "collect 0"]
+
+
 def test_a_detector_error_is_raised_by_get():
     def detect(rgb):
         if rgb[0, 0, 0] == 2:
             raise RuntimeError("detector broke")
         return []
 
-    ahead = DetectAhead(ListGrabber(5), detect, threading.Event()).start()
+    ahead = DetectAhead(ListGrabber(5), now(detect), threading.Event()).start()
     assert ahead.get()[0].frame_id == 0 and ahead.get()[0].frame_id == 1
     with pytest.raises(RuntimeError, match="detector broke"):
         ahead.get()
@@ -60,7 +92,7 @@ def test_stop_ends_get_while_the_detector_waits():
         release.wait(5.0)
         return []
 
-    ahead = DetectAhead(ListGrabber(3), detect, stop).start()
+    ahead = DetectAhead(ListGrabber(3), now(detect), stop).start()
     stop.set()
     assert ahead.get() is None
     release.set()
