@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -100,3 +101,19 @@ def test_world_landmarks_and_unusable_landmark_sets():
     assert dets[1].world_m is None  # NaN world landmarks: the 2D ones are still used
     inside = np.mean(border[:, 0] < 1.0)
     assert 0.0 < dets[2].inside == inside < 1.0
+
+
+def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_work():
+    """MediaPipe's solutions package imports its drawing helpers (and matplotlib, 0.8 s): they
+    are deferred until used."""
+    code = ("import sys\n"
+            "from model.mediapipe_hands import MediaPipeHands\n"
+            "h = MediaPipeHands(1, 0)\n"
+            "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'\n"
+            "import mediapipe as mp\n"
+            "assert mp.solutions.drawing_utils.DrawingSpec is not None\n"
+            "assert mp.solutions.drawing_styles.get_default_hand_landmarks_style()\n"
+            "assert 'matplotlib' in sys.modules\n"
+            "h.close()\n")
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   cwd=Path(__file__).resolve().parents[2])
