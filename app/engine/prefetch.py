@@ -50,9 +50,13 @@ class DetectAhead:
         self.submit = submit
         self.wants = wants
         self.depth = max(1, int(depth))
-        self._stop = stop
+        self._engine_stop = stop
+        self._closing = threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._thread: threading.Thread | None = None
+
+    def _halted(self) -> bool:
+        return self._engine_stop.is_set() or self._closing.is_set()
 
     def start(self) -> DetectAhead:
         self._thread = threading.Thread(target=self._run, name="handtrack-detect", daemon=True)
@@ -60,7 +64,7 @@ class DetectAhead:
         return self
 
     def _put(self, value) -> bool:
-        while not self._stop.is_set():
+        while not self._halted():
             try:
                 self._queue.put(value, timeout=0.05)
                 return True
@@ -70,7 +74,7 @@ class DetectAhead:
 
     def _top_up(self, pending: deque) -> None:
         """Submit frames until depth are pending: wait for the first, not for the others."""
-        while len(pending) < self.depth and not self._stop.is_set():
+        while len(pending) < self.depth and not self._halted():
             item = self.grabber.get(timeout=None if not pending else 0.0)
             if item is None:
                 return
@@ -83,10 +87,10 @@ class DetectAhead:
         pending: deque = deque()
         done_at = time.perf_counter()  # when the previous frame's detections were there
         try:
-            while not self._stop.is_set():
+            while not self._halted():
                 self._top_up(pending)
                 if not pending:
-                    if self.grabber.finished or self._stop.is_set():
+                    if self.grabber.finished or self._halted():
                         break
                     continue
                 item, collect, t_submit = pending.popleft()
@@ -98,9 +102,22 @@ class DetectAhead:
                 if not self._put((item, dets, ms)):
                     return
         except BaseException as e:  # handed to the engine's thread, raised there
+            self._drain(pending)
             self._put(e)
             return
+        self._drain(pending)
         self._put(_END)
+
+    @staticmethod
+    def _drain(pending: deque) -> None:
+        """Collect what is still with the detector (a stopped run leaves it with nothing in
+        flight, so the next run's first result is its own)."""
+        for _, collect, _ in pending:
+            if collect is not None:
+                try:
+                    collect()
+                except Exception:  # the detector's failure was or will be reported
+                    pass
 
     def get(self) -> tuple[Grabbed, list[Detection] | None, float] | None:
         """The next frame with its detections and the detector's ms; None at the end of the
@@ -109,7 +126,7 @@ class DetectAhead:
             try:
                 value = self._queue.get(timeout=0.05)
             except queue.Empty:
-                if self._stop.is_set() or (self._thread is not None and
+                if self._halted() or (self._thread is not None and
                                            not self._thread.is_alive() and self._queue.empty()):
                     return None
                 continue
@@ -120,6 +137,7 @@ class DetectAhead:
             return value
 
     def close(self) -> None:
-        """Wait for the thread (call after the stop event is set or the stream ended)."""
+        """End the thread: what is with the detector is collected and dropped; waits for it."""
+        self._closing.set()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=5.0)

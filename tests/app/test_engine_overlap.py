@@ -62,3 +62,17 @@ def test_a_dead_detector_process_ends_run_with_an_engine_error(checkpoint):
     t.join(60.0)
     assert not t.is_alive(), "run() hung after the detector process died"
     assert "ended unexpectedly" in outcome.get("error", ""), outcome
+
+
+def test_a_run_stopped_early_leaves_nothing_with_the_detector(checkpoint):
+    """run(max_frames) ends while frames are with MediaPipe's process: they are collected and
+    dropped, so the next run's first detections are its own frame's."""
+    config = replace(demo_config(checkpoint, 1, 30), anatomy=None)
+    with Engine(config, estimator=OracleEstimator) as engine:
+        for _ in range(2):
+            results = [r for r, _ in engine.run(max_frames=4)]
+            assert len(results) == 4
+            assert engine.detector.inflight == 0
+            for r in results:  # each frame's hand is where that frame's ground truth is
+                (hand,), gt = r.hands, r.ground_truth_m
+                assert hand.hand_id in gt
