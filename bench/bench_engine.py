@@ -73,13 +73,11 @@ class BlockSource(Source):
         self._size = demo.size
         self.description = "pre-rendered demo frames"
         self._frames: list = []
-        self.paced_fps = paced_fps  # > 0: a camera's pace, frames dropped when not taken
-        self.live = paced_fps > 0
-        self._next_t = 0.0
+        if paced_fps > 0:  # the engine's grabber plays it at this rate, dropping what is not taken
+            self.fps = paced_fps
 
     def load(self, frames: list) -> None:
         self._frames = list(frames)
-        self._next_t = time.perf_counter()
 
     @property
     def size(self) -> tuple[int, int]:
@@ -88,9 +86,6 @@ class BlockSource(Source):
     def read(self) -> SourceFrame | None:
         if not self._frames:
             return None
-        if self.paced_fps:
-            self._next_t += 1.0 / self.paced_fps
-            time.sleep(max(0.0, self._next_t - time.perf_counter()))
         f = self._frames.pop(0)
         return SourceFrame(f.rgb, time.time(), f.truth)
 
@@ -134,7 +129,8 @@ class EnginePipeline:
                  anatomy: bool = True, tracking: str = "landmarks", fuse: str | None = None,
                  world_weight: float | None = None, overlap: bool = True, threads: int = 0,
                  precision: str = "auto", paced_fps: float = 0.0):
-        cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands, realtime=False),
+        cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands,
+                                               realtime=paced_fps > 0),
                            backend=BackendConfig(kind=kind, checkpoint=str(checkpoint),
                                                  device="cpu", max_batch=hands,
                                                  threads=threads, precision=precision),
