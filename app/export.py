@@ -228,23 +228,23 @@ def export_onnx(checkpoint: str | Path, out: str | Path | None = None, with_clou
     with torch.inference_mode():
         want = net(*args)[1].numpy()
     if info.fused:
-        export_heat_graph(checkpoint, out, opset, weights)
+        export_heat_graph(checkpoint, out, opset, weights, loaded=(net, info))
     return out, float(np.abs(got - want).max())
 
 
 def export_heat_graph(checkpoint: str | Path, onnx_out: str | Path, opset: int = 17,
-                      weights: str = "fp32") -> tuple[Path, float]:
+                      weights: str = "fp32", loaded: tuple | None = None) -> tuple[Path, float]:
     """Write NAME.2d.onnx beside onnx_out for a fused checkpoint: model.pose_net.HeatExpertNet,
     inputs "heat" (B, 21, M, M) and "heat_weight" (B,), outputs "z_mu" and "pose": the fused
     graph's answer with rgb_weight 0 without the RGB encoder (what --fuse 2d runs). Returns
-    (path, largest |this graph - the fused network at rgb_weight 0| of the pose)."""
+    (path, largest |this graph - the fused network at rgb_weight 0| of the pose). loaded: the
+    checkpoint's (net, ModelInfo) when the caller has read it already."""
     import onnx
     import torch
 
     from model.inference import HeatExpertNet
 
-    checkpoint = Path(checkpoint)
-    net, _, info = _load(checkpoint, False)
+    net, info = loaded if loaded is not None else _load(Path(checkpoint), False)[::2]
     heat_net = HeatExpertNet(net).eval()
     (x, heat, _, _), _ = _example_inputs(info)
     w_h = torch.tensor([1.0, 0.5])

@@ -217,11 +217,6 @@ class Engine:
                     old.close()
                 self.detector = self._own(self._open_detector(max_hands))
 
-    def _detect(self, rgb: np.ndarray) -> list:
-        """The detector on one frame (any thread)."""
-        with self._detector_lock:
-            return self.detector.detect(rgb, self.source.mirrored)
-
     def _submit(self, rgb: np.ndarray) -> Callable[[], list]:
         """Hand one frame to the detector (DetectAhead's thread); returns the call that waits for
         its detections. A detector in its own process works on it while this returns; another
@@ -463,7 +458,7 @@ class Engine:
         timings["track"] = (time.perf_counter() - t0) * 1e3
         if self.tracker.needs_detection():
             t0 = time.perf_counter()
-            dets = self._detect(rgb) if detected is None else detected[0]
+            dets = self._submit(rgb)() if detected is None else detected[0]
             self.tracker.update(dets, size)
             self.stats.detections += 1
             timings["detect"] = ((time.perf_counter() - t0) * 1e3 if detected is None
