@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from model.hand import NUM_JOINTS
@@ -82,9 +83,20 @@ class CloudDecoder(nn.Module):
         self.fold2 = _fold_mlp(config.latent_dim + 3, config.fold_hidden)
 
     def forward(self, z: Tensor) -> Tensor:
-        n = self.grid.shape[0]
-        zz = z.unsqueeze(1).expand(-1, n, -1)  # (B, N, D)
-        grid = self.grid.unsqueeze(0).expand(z.shape[0], -1, -1)  # (B, N, 2)
-        lifted = torch.cat([grid, torch.zeros_like(grid[..., :1])], dim=-1)  # (B, N, 3)
-        p1 = lifted + self.fold1(torch.cat([zz, grid], dim=-1))  # (B, N, 3)
-        return p1 + self.fold2(torch.cat([zz, p1], dim=-1))  # (B, N, 3)
+        grid = self.grid.unsqueeze(0)  # (1, N, 2)
+        lifted = torch.cat([grid, torch.zeros_like(grid[..., :1])], dim=-1)  # (1, N, 3)
+        p1 = lifted + _fold(self.fold1, z, grid)  # (B, N, 3)
+        return p1 + _fold(self.fold2, z, p1)  # (B, N, 3)
+
+
+def _fold(mlp: nn.Sequential, z: Tensor, points: Tensor) -> Tensor:
+    """mlp([z, p]) for every point p: z (B, D), points (B or 1, N, k) -> (B, N, 3).
+
+    The first layer's product splits into W_z z + W_p p + b: the latent part is computed once
+    per sample instead of once per point (the same function and the same weights as applying
+    the layer to the concatenation)."""
+    first = mlp[0]
+    d = z.shape[-1]
+    h = F.linear(points, first.weight[:, d:], first.bias)  # (B or 1, N, H)
+    h = h + F.linear(z, first.weight[:, :d]).unsqueeze(1)  # (B, N, H)
+    return mlp[1:](h)

@@ -58,7 +58,22 @@ class TrainConfig:
     seed: int = option(0, "seed of weights, data order, noise", ge=0, le=2**32 - 1,
                        group=OPTIMISATION)
     augment: bool = option(True, "disable data augmentation", group=DATA_AND_NETWORK)
-    workers: int = option(2, "data loader processes ({default})", ge=0, group=DATA_AND_NETWORK)
+    workers: int = option(1, "data loader processes ({default}; one keeps up with the crop "
+                             "cache)", ge=0, group=DATA_AND_NETWORK)
+    cache: bool = option(True, "decode every sample from the data set's images at every step "
+                               "instead of reading the crop cache (train/data/cache.py; built "
+                               "once per data set, crop size and margin, beside the data or "
+                               "in ~/.cache/handtrack)", group=DATA_AND_NETWORK)
+    precision: str = option(
+        "auto", "auto, fp32 or bf16: bf16 runs the networks' forward pass under bfloat16 "
+        "autocast (float32 weights, optimiser and losses); auto picks bf16 on CPUs with "
+        "AVX512-BF16 or AMX and fp32 elsewhere ({default})", choices=["auto", "fp32", "bf16"],
+        group=OPTIMISATION)
+    decode: str = option(
+        "shared", "shared: the heat-map and cloud decoders run once per step, each sample "
+        "decoded from one of the strategy's latents in turn (an unbiased estimate of every "
+        "latent's terms at 1/K of the cost); all: every latent decoded for every sample "
+        "({default})", choices=["shared", "all"], group=LOSS_WEIGHTS)
     init: str = option("", "local torchvision ResNet-18 ImageNet weights (.pth) for the RGB "
                            "trunk (nothing is downloaded)", group=OPTIMISATION)
     resume: bool = option(False, "continue from OUT/last.pt")

@@ -27,7 +27,13 @@ samples):
       experts: {x} and {H} alone and {x, H} are what the app runs (--fuse rgb / 2d / rgb+2d),
       {x, C} is s4's joint term, {x, C, H} is the full posterior that ties all three to one
       latent; {C, H} and {C} + {H} pairs are left out (no input at run time has a cloud without
-      RGB). All subsets are decoded at every step (no MVAE subset sampling: there are few).
+      RGB). The pose decoder decodes every subset at every step.
+Shared decoding (handtrack-train --decode shared, the default): the heat-map and cloud decoders,
+the costly part (FoldingNet, Chamfer, the EMD auction; six latents in s4-2d), run once per step
+on a batch whose rows come from the latents in turn (a random split of the batch into K groups,
+one per latent; each latent's heat/Chamfer/EMD term is the mean over its group), an unbiased
+estimate of every term at 1/K of the decoding cost. --decode all decodes every latent for
+every sample (K times the cost, the same objective in expectation).
 At test time every strategy uses the RGB encoder's mean only; s4-2d's inference network can
 also fuse the 2D expert (model.inference.HandPoseNet).
 """
@@ -135,11 +141,16 @@ class CrossModalVAE(nn.Module):
         return out
 
     def forward(self, rgb: Tensor, cloud: Tensor | None = None,
-                heat_in: Tensor | None = None) -> dict:
+                heat_in: Tensor | None = None, assign: Tensor | None = None) -> dict:
         """rgb (B, 3, S, S) in [0, 1]; cloud (B, N, 3) for s3/s4/s4-2d; heat_in (B, 21, M, M)
         the 2D expert's input heat maps for s4-2d. Returns the posteriors {"q_x": (mu, logvar),
         ["q_j", "q_w", "q_h", "q_xh", "q_xwh"]} and the decodings {"dec_x": {...}, ...} of
-        reparameterised samples (of the means in eval mode)."""
+        reparameterised samples (of the means in eval mode).
+
+        assign (B,) int64, optional (shared decoding, see shared_assignment): the pose decoder
+        still decodes every latent, but the heat-map and cloud decoders run once, on the batch
+        whose row i is row i of latent strategy.latents[assign[i]]; their output is
+        out["dec_shared"] = {"heat", "cloud"} and out["assign"] = assign."""
         s = self.strategy
         if s.heat_expert and heat_in is None:
             raise ValueError(f"strategy {s.name} needs the input heat maps heat_in")
@@ -160,11 +171,38 @@ class CrossModalVAE(nn.Module):
                 out[f"q_{name}"] = product_of_experts([out[f"q_{e}"][0] for e in experts],
                                                       [out[f"q_{e}"][1] for e in experts],
                                                       prior=True)
+        zs = []
         for k in s.latents:
             mu, logvar = out[f"q_{k}"]
             z = reparameterise(mu, logvar) if self.training else mu
-            out[f"dec_{k}"] = self.decode(z)
+            if assign is None:
+                out[f"dec_{k}"] = self.decode(z)
+            else:
+                out[f"dec_{k}"] = {"pose": self.pose_decoder(z)}
+                zs.append(z)
+        if assign is not None:
+            rows = torch.arange(len(assign), device=assign.device)
+            z_mix = torch.stack(zs)[assign, rows]  # (B, D): row i from latent assign[i]
+            shared = {}
+            if self.heat_decoder is not None:
+                shared["heat"] = self.heat_decoder(z_mix)
+            if self.cloud_decoder is not None:
+                shared["cloud"] = self.cloud_decoder(z_mix)
+            out["dec_shared"], out["assign"] = shared, assign
         return out
+
+
+def shared_assignment(strategy: Strategy, batch_size: int, device: str | torch.device = "cpu"
+                      ) -> Tensor | None:
+    """Which latent each sample's heat maps and cloud are decoded from under shared decoding:
+    (B,) int64, a random permutation of the batch cut into len(strategy.latents) groups of
+    (near) equal size, drawn from torch's global generator (the training loop seeds it per
+    step). None when the strategy decodes a single latent or has no heat-map or cloud decoder
+    (nothing to share)."""
+    k = len(strategy.latents)
+    if k < 2 or not (strategy.heat or strategy.cloud):
+        return None
+    return (torch.randperm(batch_size) % k).to(device)
 
 
 def compute_loss(strategy: Strategy, batch: dict, out: dict, w: LossWeights,
@@ -173,20 +211,33 @@ def compute_loss(strategy: Strategy, batch: dict, out: dict, w: LossWeights,
 
     batch: the training sample dict (contracts.md section 1), batched; out: CrossModalVAE output;
     labelled: (B,) bool, the samples whose pose term counts (weak supervision)."""
+    out = _float32(out)  # decodings of a bf16 forward pass: the losses in float32
     terms: dict[str, Tensor] = {}
     total = torch.zeros((), device=labelled.device)
     mask = labelled.float()  # (B,)
+    shared = _shared_terms(out, batch)
     for k in strategy.latents:
         dec = out[f"dec_{k}"]
         t_pose = (pose_loss(dec["pose"], batch["pose"]) * mask).mean()
         terms[f"pose_{k}"] = t_pose
         total = total + t_pose
+        if shared is not None:  # this latent's share of the batch: the mean over its rows
+            group = (out["assign"] == strategy.latents.index(k)).float()  # (B,)
+            dec = {name: (per_sample * group).sum() / group.sum().clamp_min(1.0)
+                   for name, per_sample in shared.items()}
+        else:
+            dec = {name: v for name, v in (
+                ("heat", heatmap_loss(dec["heat"], batch["heat"]) if "heat" in dec else None),
+                ("chamfer", chamfer_distance(dec["cloud"], batch["cloud"])
+                 if "cloud" in dec else None),
+                ("emd", emd_loss(dec["cloud"], batch["cloud"]) if "cloud" in dec else None),
+            ) if v is not None}
+            dec = {name: v.mean() for name, v in dec.items()}
         if "heat" in dec:
-            terms[f"heat_{k}"] = heatmap_loss(dec["heat"], batch["heat"]).mean()
+            terms[f"heat_{k}"] = dec["heat"]
             total = total + w.lambda_heat * terms[f"heat_{k}"]
-        if "cloud" in dec:
-            terms[f"chamfer_{k}"] = chamfer_distance(dec["cloud"], batch["cloud"]).mean()
-            terms[f"emd_{k}"] = emd_loss(dec["cloud"], batch["cloud"]).mean()
+        if "chamfer" in dec:
+            terms[f"chamfer_{k}"], terms[f"emd_{k}"] = dec["chamfer"], dec["emd"]
             total = total + w.lambda_cloud * (terms[f"chamfer_{k}"] + terms[f"emd_{k}"])
     terms["kl_x"] = kl_to_prior(*out["q_x"]).mean()
     total = total + w.beta * terms["kl_x"]
@@ -202,6 +253,31 @@ def compute_loss(strategy: Strategy, batch: dict, out: dict, w: LossWeights,
         total = total + w.beta * terms["kl_h"]
     terms["total"] = total
     return terms
+
+
+def _shared_terms(out: dict, batch: dict) -> dict[str, Tensor] | None:
+    """Per-sample heat-map, Chamfer and EMD losses (B,) of the shared decodings (one EMD
+    assignment for the whole batch), or None without shared decoding."""
+    if "dec_shared" not in out:
+        return None
+    dec, terms = out["dec_shared"], {}
+    if "heat" in dec:
+        terms["heat"] = heatmap_loss(dec["heat"], batch["heat"])
+    if "cloud" in dec:
+        terms["chamfer"] = chamfer_distance(dec["cloud"], batch["cloud"])
+        terms["emd"] = emd_loss(dec["cloud"], batch["cloud"])
+    return terms
+
+
+def _float32(tree):
+    """Every floating tensor of a nested dict / tuple / list as float32 (others unchanged)."""
+    if isinstance(tree, Tensor):
+        return tree.float() if tree.is_floating_point() else tree
+    if isinstance(tree, dict):
+        return {k: _float32(v) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_float32(v) for v in tree)
+    return tree
 
 
 def model_inputs(strategy: Strategy, batch: dict) -> tuple[Tensor | None, ...]:

@@ -83,3 +83,15 @@ def test_emd_keeps_the_callers_torch_thread_count():
                          check=True, env={"OMP_NUM_THREADS": "2", "PATH": ""},
                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
     assert out.stdout.strip() == "1"
+
+
+def test_chamfer_gradient_is_that_of_the_minimum_over_the_distance_matrix():
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(2, 40, 3, generator=g, requires_grad=True)
+    b = torch.randn(2, 50, 3, generator=g, requires_grad=True)
+    chamfer_distance(a, b).sum().backward()
+    a2, b2 = a.detach().clone().requires_grad_(), b.detach().clone().requires_grad_()
+    d = torch.cdist(a2, b2, compute_mode="donot_use_mm_for_euclid_dist")
+    (d.amin(dim=2).mean(dim=1) + d.amin(dim=1).mean(dim=1)).sum().backward()
+    assert torch.allclose(a.grad, a2.grad, atol=1e-6)
+    assert torch.allclose(b.grad, b2.grad, atol=1e-6)

@@ -45,3 +45,20 @@ def test_config_validation():
         NetConfig(crop_size=16)
     with pytest.raises(ValueError, match="unknown network config"):
         NetConfig.from_dict({"latent_dim": 64, "bogus": 1})
+
+
+def test_folding_decoder_equals_its_mlps_on_the_concatenated_latent():
+    """The factored first layer computes the same function as the MLP on [z, point]."""
+    from model.decoders import CloudDecoder
+
+    torch.manual_seed(0)
+    cfg = NetConfig(crop_size=64, cloud_points=48, latent_dim=16)
+    dec = CloudDecoder(cfg)
+    z = torch.randn(3, 16)
+    n = dec.grid.shape[0]
+    zz = z.unsqueeze(1).expand(-1, n, -1)
+    grid = dec.grid.unsqueeze(0).expand(3, -1, -1)
+    lifted = torch.cat([grid, torch.zeros_like(grid[..., :1])], dim=-1)
+    p1 = lifted + dec.fold1(torch.cat([zz, grid], dim=-1))
+    want = p1 + dec.fold2(torch.cat([zz, p1], dim=-1))
+    assert torch.allclose(dec(z), want, atol=1e-5)

@@ -133,3 +133,57 @@ def test_strategy_overfits_one_batch(name):
     first, last = history[0], sum(history[-3:]) / 3
     print(f"{name}: total loss {first:.4g} -> {last:.4g} in {len(history)} steps")
     assert last < first / 10
+
+
+@pytest.mark.parametrize("name", ["s3", "s4", "s4-2d"])
+def test_shared_decoding_terms_are_each_latents_mean_over_its_rows(name):
+    """With shared decoding, latent k's heat-map / Chamfer / EMD term is the mean, over the rows
+    assigned to k, of the per-sample loss of decoding latent k for those rows (eval mode: BN
+    uses its running statistics, so each row decodes independently of the others)."""
+    from model.losses import chamfer_distance, emd_loss, heatmap_loss
+    from train.strategies import shared_assignment
+
+    torch.manual_seed(0)
+    s = get_strategy(name)
+    model = CrossModalVAE(TINY, s).eval()
+    batch = _batch(n=8)
+    w, lab = LossWeights(), torch.ones(8, dtype=bool)
+    assign = shared_assignment(s, 8)
+    k = len(s.latents)
+    assert sorted(torch.bincount(assign, minlength=k).tolist()) == sorted(
+        [8 // k + (i < 8 % k) for i in range(k)])  # groups as equal as possible
+    shared = compute_loss(s, batch, model(*model_inputs(s, batch), assign=assign), w, lab)
+    full = model(*model_inputs(s, batch))
+    assert set(shared) == EXPECTED_TERMS[name] | {"total"}
+    for i, latent in enumerate(s.latents):
+        rows = assign == i
+        dec = full[f"dec_{latent}"]
+        want = {"heat": heatmap_loss(dec["heat"][rows], batch["heat"][rows]).mean(),
+                "chamfer": chamfer_distance(dec["cloud"][rows], batch["cloud"][rows]).mean(),
+                "emd": emd_loss(dec["cloud"][rows], batch["cloud"][rows]).mean()}
+        for term, value in want.items():
+            torch.testing.assert_close(shared[f"{term}_{latent}"], value, rtol=1e-4, atol=1e-5)
+        # the pose term still decodes every latent for every sample
+        full_terms = compute_loss(s, batch, full, w, lab)
+        torch.testing.assert_close(shared[f"pose_{latent}"], full_terms[f"pose_{latent}"])
+
+
+def test_shared_decoding_is_off_where_one_latent_is_decoded():
+    from train.strategies import shared_assignment
+
+    for name in ("s1", "s2-h", "s2-c", "s2-ch"):
+        assert shared_assignment(get_strategy(name), 8) is None
+
+
+def test_losses_of_a_bf16_forward_pass_are_float32_and_close_to_float32():
+    torch.manual_seed(0)
+    s = get_strategy("s4")
+    model = CrossModalVAE(TINY, s).eval()
+    batch, w, lab = _batch(), LossWeights(), torch.ones(4, dtype=bool)
+    ref = compute_loss(s, batch, model(*model_inputs(s, batch)), w, lab)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(*model_inputs(s, batch))
+    got = compute_loss(s, batch, out, w, lab)
+    assert got["total"].dtype == torch.float32
+    # bfloat16 keeps 8 significant bits: a few per cent on each term
+    torch.testing.assert_close(got["total"], ref["total"], rtol=0.05, atol=1e-3)

@@ -355,7 +355,8 @@ def test_every_train_option_is_a_config_field_and_maps_back():
         beta_end=2e-3, beta_anneal_steps=5, beta_prime=0.5, lambda_heat=0.02, lambda_cloud=0.5,
         labelled_fraction=50.0, seed=3, augment=False, workers=0, init="w.pth", resume=True,
         set_lr=1e-5, log_every=2, eval_every=3, eval_samples=4, ckpt_every=6, device="cpu",
-        progress=False, noise2d=Noise2DConfig(0.01, 0.1, 0.2, 0.04, 0.06))
+        progress=False, cache=False, precision="bf16", decode="all",
+        noise2d=Noise2DConfig(0.01, 0.1, 0.2, 0.04, 0.06))
     assert all(getattr(cfg, f.name) != getattr(TrainConfig(), f.name) for f in fields(cfg))
     net = replace(TINY, latent_dim=16)
     args = parser.parse_args(to_argv(cfg) + to_argv(net))
@@ -364,3 +365,37 @@ def test_every_train_option_is_a_config_field_and_maps_back():
     defaults = parser.parse_args(["--strategy", "s1", "--data", "x"])
     assert from_args(defaults, TrainConfig) == TrainConfig(strategy="s1", data="x")
     assert from_args(defaults, NetConfig) == NetConfig()
+
+
+def test_precision_auto_is_bf16_only_on_cpus_with_bf16_units(monkeypatch):
+    import train.loop as loop
+
+    monkeypatch.setattr(loop, "cpu_flags", lambda: {"avx2", "avx512f", "amx_bf16"})
+    assert loop.resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(loop, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    assert loop.resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(loop, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_vnni"})
+    assert loop.resolve_precision("auto", "cpu") == "fp32"
+    assert loop.resolve_precision("auto", "cuda:0") == "fp32"
+    assert loop.resolve_precision("bf16", "cpu") == "bf16"
+    assert loop.resolve_precision("fp32", "cpu") == "fp32"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_same_seed_trains_the_same_run(tmp_path, precision):
+    """Two runs with one seed (shared decoding, s4-2d: all three experts) log the same losses
+    and end with the same weights, in float32 and under bf16 autocast; bf16 keeps float32
+    weights and its losses stay near float32's (bfloat16 rounding: a few per cent)."""
+    kw = dict(strategy="s4-2d", steps=4, precision=precision, decode="shared")
+    runs = [train(_cfg(tmp_path, f"{precision}{i}", **kw), TINY, _data(8)) for i in (0, 1)]
+    rows = [list(csv.DictReader(open(r["checkpoint"].parent / "log.csv"))) for r in runs]
+    for ra, rb in zip(*rows):
+        assert float(rb["total"]) == pytest.approx(float(ra["total"]), rel=1e-5), ra["step"]
+    a, b = (read_checkpoint(r["checkpoint"])["state_dict"] for r in runs)
+    _assert_same_state(a, b, "state_dict")
+    assert all(v.dtype in (torch.float32, torch.int64) for v in a.values())
+    if precision == "bf16":
+        ref = train(_cfg(tmp_path, "ref", **{**kw, "precision": "fp32"}), TINY, _data(8))
+        ref_rows = list(csv.DictReader(open(ref["checkpoint"].parent / "log.csv")))
+        assert float(rows[0][0]["total"]) == pytest.approx(float(ref_rows[0]["total"]),
+                                                           rel=0.05)
