@@ -119,15 +119,12 @@ class Run:
     state: RunState = field(default_factory=RunState)
     weights: LossWeights = field(default_factory=LossWeights)
     wrapped: torch.nn.Module | None = None  # the model, or its DistributedDataParallel
+    precision: str = "fp32"  # "bf16" or "fp32": cfg.precision resolved for the device
 
     @property
     def out_dir(self) -> Path:
         return Path(self.cfg.out)
 
-    @property
-    def precision(self) -> str:
-        """"bf16" or "fp32": cfg.precision with auto resolved for this device."""
-        return resolve_precision(self.cfg.precision, self.info.device)
 
 
 def resolve_precision(precision: str, device: str) -> str:
@@ -431,7 +428,8 @@ def start_run(cfg: TrainConfig, net: NetConfig, strategy: Strategy, info: ddp.Di
         except (FileNotFoundError, ValueError) as e:
             raise ConfigError(str(e)) from None
     model.to(info.device)
-    if resolve_precision(cfg.precision, info.device) == "bf16":
+    precision = resolve_precision(cfg.precision, info.device)
+    if precision == "bf16":
         model.to(memory_format=torch.channels_last)  # oneDNN's bf16 convolutions want NHWC
     data = {"crop_size": net.crop_size, "cloud_points": net.cloud_points,
             "heatmap_size": net.heatmap_size, "spec": cfg.data, "n_train": n,
@@ -440,7 +438,7 @@ def start_run(cfg: TrainConfig, net: NetConfig, strategy: Strategy, info: ddp.Di
     return Run(cfg, net, strategy, info, model, adam(model, cfg.lr),
                Plateau(patience=cfg.plateau_patience, max_drops=cfg.lr_drops), data,
                weights=LossWeights(beta_prime=cfg.beta_prime, lambda_heat=cfg.lambda_heat,
-                                   lambda_cloud=cfg.lambda_cloud))
+                                   lambda_cloud=cfg.lambda_cloud), precision=precision)
 
 
 def adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
