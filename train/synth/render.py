@@ -23,6 +23,7 @@ from train.synth.scene import (
     clutter_shape,
     image_background,
     procedural_background,
+    room_background,
     sample_intrinsics,
     sample_lights,
     sensor_effects,
@@ -38,7 +39,16 @@ class SynthConfig:
     webcam-like camera (deg); distance_m: range of the camera-to-palm distance (metres);
     p_clutter: chance of background clutter; p_occluder: chance of an object in front of the hand;
     backgrounds: image files to use as backgrounds (else procedural only); p_photo: chance of
-    a photo background when backgrounds are given; sensor: blur / noise / JPEG on.
+    a photo background when backgrounds are given; sensor: blur / noise / JPEG on;
+    p_webcam_view: chance of a webcam-like view (fingers up within a random roll, palm or back
+    of the hand towards the camera within a random tilt), else the orientation is uniform on
+    SO(3); p_room: chance of a room-like background (desaturated walls, furniture and windows,
+    lit from above, out of focus) instead of a random pattern; skin_texture: strength of the
+    blotchy albedo variation and fine grain on the skin (0: flat albedo); p_uniform_pose:
+    chance of a pose uniform within the joint limits, else a library pose with noise
+    (train.synth.kinematics.sample_pose). LEGACY_STYLE (the three at 0, p_uniform_pose 0.35)
+    gives the renders of earlier versions, frame for frame (train/experiments/table1.py keeps
+    its data so).
     """
 
     size: int = 320
@@ -49,6 +59,15 @@ class SynthConfig:
     backgrounds: tuple[Path, ...] = ()
     p_photo: float = 0.6
     sensor: bool = True
+    p_webcam_view: float = 0.8
+    p_room: float = 0.7
+    skin_texture: float = 0.25
+    p_uniform_pose: float = 0.15
+
+
+# The scene statistics of earlier versions (a uniform orientation, pattern backgrounds, flat
+# skin, 35 % uniform poses): SynthConfig(**LEGACY_STYLE) renders their frames exactly.
+LEGACY_STYLE = {"p_webcam_view": 0.0, "p_room": 0.0, "skin_texture": 0.0, "p_uniform_pose": 0.35}
 
 
 @dataclass
@@ -105,6 +124,24 @@ def place_hand(rng: np.random.Generator, shape: HandShape, K: np.ndarray, width:
     target = d / np.linalg.norm(d) * dist
     trans = target - rot @ palm_centre(shape)
     return rot, trans
+
+
+def webcam_rotation(rng: np.random.Generator, shape: HandShape) -> np.ndarray:
+    """A hand frame -> camera rotation (3, 3) as a webcam sees a hand held up in front of it:
+    the fingers point up the image within a roll of N(0, 45 deg), the palm or (half of the time)
+    the back of the hand faces the camera, tilted by N(0, 30 deg) about both image axes."""
+    sk = shape.skeleton
+    f = sk.mcp[1] / np.linalg.norm(sk.mcp[1])  # wrist -> middle MCP (the wrist is the origin)
+    n = np.cross(sk.mcp[0], sk.mcp[3])  # index x little MCP: the palm's normal
+    n = n - (n @ f) * f
+    n /= np.linalg.norm(n)
+    hand = np.stack([f, n, np.cross(f, n)], axis=1)
+    towards = 1.0 if rng.random() < 0.5 else -1.0
+    fc, nc = np.array([0.0, -1.0, 0.0]), np.array([0.0, 0.0, -towards])
+    cam = np.stack([fc, nc, np.cross(fc, nc)], axis=1)
+    roll = Rotation.from_rotvec([0.0, 0.0, math.radians(rng.normal(0.0, 45.0))]).as_matrix()
+    tilt = Rotation.from_rotvec(np.r_[np.radians(rng.normal(0.0, 30.0, 2)), 0.0]).as_matrix()
+    return roll @ tilt @ cam @ hand.T
 
 
 def _forearm_ok(hand: HandParams) -> bool:
@@ -190,23 +227,69 @@ def project_px(points_m: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 
 def sample_hand(rng: np.random.Generator, K: np.ndarray, width: int, height: int,
-                distance_m=(0.25, 0.8)) -> HandParams:
-    """A random hand (pose, shape, side, placement) that lies in front of the camera."""
+                distance_m=(0.25, 0.8), p_webcam_view: float = 0.0,
+                p_uniform_pose: float = 0.35) -> HandParams:
+    """A random hand (pose, shape, side, placement) that lies in front of the camera; with
+    probability p_webcam_view oriented as webcam_rotation (and moved into view), else
+    uniformly; p_uniform_pose: as sample_pose's p_uniform."""
     shape = sample_shape(rng)
-    pose = sample_pose(rng)
+    pose = sample_pose(rng, p_uniform_pose)
     side = int(rng.integers(0, 2))
     fdir = np.array([0.0, -1.0, 0.0])
     wf, wd = rng.uniform(-0.8, 0.8), rng.uniform(-0.3, 0.3)
     fdir = np.array([math.sin(wd), -math.cos(wd) * math.cos(wf), math.cos(wd) * math.sin(wf)])
+    webcam = p_webcam_view > 0 and rng.random() < p_webcam_view
     for _ in range(20):
         rot, trans = place_hand(rng, shape, K, width, height, distance_m)
-        joints_h, _ = forward_kinematics(pose, shape.skeleton)
-        if side == 0:
-            joints_h = joints_h * np.array([-1.0, 1.0, 1.0])
-        z = (joints_h @ rot.T + trans)[:, 2]
-        if z.min() > 0.1:
+        if webcam:
+            centre = rot @ palm_centre(shape) + trans
+            rot = webcam_rotation(rng, shape)
+            trans = centre - rot @ palm_centre(shape)
+            trans = _into_view(joints_in_camera(pose, shape, side, rot, trans), trans, K,
+                               width, height)
+        if joints_in_camera(pose, shape, side, rot, trans)[:, 2].min() > 0.1:
             break
     return HandParams(pose, shape, side, rot, trans, fdir)
+
+
+def joints_in_camera(pose: np.ndarray, shape: HandShape, side: int, rot: np.ndarray,
+                     trans: np.ndarray) -> np.ndarray:
+    """(21, 3) joints in the camera frame (metres) of a hand placed by rot, trans."""
+    joints_h, _ = forward_kinematics(pose, shape.skeleton)
+    if side == 0:
+        joints_h = joints_h * np.array([-1.0, 1.0, 1.0])
+    return joints_h @ rot.T + trans
+
+
+def _into_view(joints_m: np.ndarray, trans: np.ndarray, K: np.ndarray, width: int,
+               height: int, margin: float = 0.04) -> np.ndarray:
+    """The translation moved parallel to the image (same depth) so that the joints project
+    inside the image with a margin (a fraction of its side), when the hand is small enough;
+    as a webcam user keeps the hand in view."""
+    if joints_m[:, 2].min() <= 0.05:
+        return trans
+    uv = project_px(joints_m, K)
+    lo, hi = uv.min(axis=0), uv.max(axis=0)
+    m = margin * np.array([width, height])
+    room = np.array([width, height]) - 2 * m
+    if np.any(hi - lo > room):
+        return trans
+    shift = np.maximum(m - lo, 0.0) - np.maximum(hi - (np.array([width, height]) - m), 0.0)
+    z = float(np.median(joints_m[:, 2]))
+    return trans + np.array([shift[0] * z / K[0, 0], shift[1] * z / K[1, 1], 0.0])
+
+
+def skin_texture(rng: np.random.Generator, image: np.ndarray, skin: np.ndarray,
+                 strength: float) -> None:
+    """Blotchy albedo variation (a coarse noise of 1/8 of the image side, +-strength / 2) and
+    fine grain (+-strength / 6) on the skin pixels (skin: (H, W) bool), in place."""
+    h, w = skin.shape
+    cells = max(w // 8, 2)
+    coarse = np.clip(cv2.resize(rng.random((cells, cells)).astype(np.float32), (w, h),
+                                interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+    fine = rng.random((h, w)).astype(np.float32)
+    f = 1.0 + strength * (coarse - 0.5) + (strength / 3.0) * (fine - 0.5)
+    image[skin] = np.clip(image[skin] * f[skin][:, None], 0.0, 1.0)
 
 
 def render_sample(config: SynthConfig, seed) -> SynthFrame:
@@ -214,7 +297,8 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
     rng = np.random.default_rng(seed)
     S = config.size
     K = sample_intrinsics(rng, S, S, config.hfov_deg)
-    hand = sample_hand(rng, K, S, S, config.distance_m)
+    hand = sample_hand(rng, K, S, S, config.distance_m, config.p_webcam_view,
+                       config.p_uniform_pose)
     lights = sample_lights(rng)
 
     # The background (and the clutter behind the hand) is made at half resolution and scaled
@@ -223,6 +307,8 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
     if config.backgrounds and rng.random() < config.p_photo:
         path = config.backgrounds[int(rng.integers(len(config.backgrounds)))]
         bg = image_background(rng, path, h2, h2)
+    elif config.p_room > 0 and rng.random() < config.p_room:
+        bg = room_background(rng, h2, h2)
     else:
         bg = procedural_background(rng, h2, h2)
     hand_z = float(hand.trans[2])
@@ -241,6 +327,8 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
 
     image, depth, mask, joints, _ = render_hand(hand, K, S, S, bg, bg_depth, lights,
                                                  specular=rng.uniform(0.02, 0.15))
+    if config.skin_texture > 0:
+        skin_texture(rng, image, hand_pixels(mask), config.skin_texture)
     uv = project_px(joints, K)
 
     # an occluder in front of the hand, covering part of it
@@ -263,5 +351,5 @@ def hand_pixels(mask: np.ndarray) -> np.ndarray:
     return mask > PERSON_LABEL
 
 
-__all__ = ["SynthConfig", "HandParams", "SynthFrame", "render_sample", "render_hand",
-           "sample_hand", "Skeleton"]
+__all__ = ["SynthConfig", "LEGACY_STYLE", "HandParams", "SynthFrame", "render_sample",
+           "render_hand", "sample_hand", "Skeleton"]

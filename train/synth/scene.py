@@ -217,3 +217,29 @@ def sensor_effects(rng: np.random.Generator, img: np.ndarray, jpeg: bool = True)
         if ok:
             out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return out
+
+
+def room_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A room-like background (H, W, 3) float32 in [0, 1], as behind a webcam user: a wall of a
+    desaturated colour lit from above, a few large shapes of furniture, doors and windows
+    (desaturated, some bright), thin edges, out of focus, with fine grain."""
+    wall = _rand_colour(rng, sat=(0.0, 0.3), val=(0.25, 0.9))
+    yy = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = wall * (1.1 - rng.uniform(0.1, 0.5) * yy)
+    for _ in range(int(rng.integers(2, 7))):
+        x0, y0 = int(rng.integers(-w // 4, w)), int(rng.integers(-h // 4, h))
+        x1, y1 = x0 + int(rng.integers(w // 6, w)), y0 + int(rng.integers(h // 6, h))
+        if rng.random() < 0.2:  # a window or a lamp: bright and nearly white
+            col = np.clip(_rand_colour(rng, sat=(0.0, 0.15), val=(0.85, 1.0)) * 1.1, 0, 1)
+        else:
+            col = _rand_colour(rng, sat=(0.0, 0.45), val=(0.05, 0.85))
+        cv2.rectangle(img, (x0, y0), (x1, y1), col.tolist(), -1)
+    for _ in range(int(rng.integers(0, 5))):
+        p0 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.line(img, p0, p1, _rand_colour(rng, sat=(0.0, 0.3)).tolist(), int(rng.integers(1, 4)))
+    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(1.0, 5.0))
+    img *= 0.8 + 0.4 * _noise(rng, h, w, 3, 1)
+    img = img + rng.uniform(0.0, 0.06) * (_noise(rng, h, w, max(h // 4, 2)) - 0.5)
+    return np.clip(img, 0.0, 1.0).astype(np.float32)
