@@ -11,8 +11,10 @@ Modes (each row is one strategy x crop x mode, timed in this one run):
              worker;
   reference  the path of earlier versions: every sample decoded from the PNGs, float32,
              every latent decoded for every sample (--decode all), two loader workers (the
-             old default). The exact new forms of the Chamfer backward, the FoldingNet first
-             layer and fused Adam are in both modes.
+             old default), and the earlier forms of the Chamfer distance (gradient through the
+             full distance matrix), the FoldingNet folds (the concatenation [z, point] per
+             point) and Adam (foreach, not fused): bench/legacy_train.py. Its rate is that of
+             the code before the training speed-ups, measured in the same run.
 The first `--warmup` steps of a row are not timed (allocator, oneDNN kernels, worker start).
 Without --data a small synthetic set (handtrack-synth, 256 px) is rendered into a temporary
 folder first; its cache build time is printed once per crop size (a one-off cost per data set,
@@ -30,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.legacy_train import earlier_forms
 from bench.machine import describe_machine
 
 MODES = ("fast", "reference")
@@ -69,6 +72,16 @@ def _configs(strategy: str, crop: int, mode: str, data: str, out: str, steps: in
 def time_row(strategy: str, crop: int, mode: str, data: str, warmup: int, steps: int,
              batch: int) -> dict:
     """Samples/s (wall and CPU) of `steps` training steps after `warmup` untimed ones."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg, net = _configs(strategy, crop, mode, data, out, warmup + steps)
+        cfg.batch_size = batch
+        forms = earlier_forms() if mode == "reference" else contextlib.nullcontext()
+        with forms:
+            return _time(cfg, net, strategy, crop, mode, warmup, steps, batch, out)
+
+
+def _time(cfg, net, strategy: str, crop: int, mode: str, warmup: int, steps: int, batch: int,
+          out: str) -> dict:
     import torch
 
     from train import ddp
@@ -77,27 +90,24 @@ def time_row(strategy: str, crop: int, mode: str, data: str, warmup: int, steps:
     from train.runlog import RunLog
     from train.strategies import get_strategy
 
-    with tempfile.TemporaryDirectory() as out:
-        cfg, net = _configs(strategy, crop, mode, data, out, warmup + steps)
-        cfg.batch_size = batch
-        train_set, _ = open_sets(cfg, net)
-        info = ddp.setup("cpu")
-        run = start_run(cfg, net, get_strategy(strategy), info, len(train_set))
-        run.wrapped = run.model
-        log = RunLog(Path(out), steps=10**6, log_every=10**6, step=0, progress=False)
-        stop = StopRequest()
-        loader = iter(epoch_loader(run, train_set))
-        for _ in range(warmup):
-            step_fn(run, next(loader), log, stop)
-        t0, c0 = time.perf_counter(), _cpu_s()
-        for _ in range(steps):
-            step_fn(run, next(loader), log, stop)
-        wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
-        del loader
-        precision = getattr(run, "precision", "fp32")
-        return {"strategy": strategy, "crop": crop, "mode": mode, "precision": precision,
-                "rate": steps * batch / wall, "cpu_ms": 1000 * cpu / (steps * batch),
-                "threads": torch.get_num_threads()}
+    train_set, _ = open_sets(cfg, net)
+    info = ddp.setup("cpu")
+    run = start_run(cfg, net, get_strategy(strategy), info, len(train_set))
+    run.wrapped = run.model
+    log = RunLog(Path(out), steps=10**6, log_every=10**6, step=0, progress=False)
+    stop = StopRequest()
+    loader = iter(epoch_loader(run, train_set))
+    for _ in range(warmup):
+        step_fn(run, next(loader), log, stop)
+    t0, c0 = time.perf_counter(), _cpu_s()
+    for _ in range(steps):
+        step_fn(run, next(loader), log, stop)
+    wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+    del loader
+    precision = getattr(run, "precision", "fp32")
+    return {"strategy": strategy, "crop": crop, "mode": mode, "precision": precision,
+            "rate": steps * batch / wall, "cpu_ms": 1000 * cpu / (steps * batch),
+            "threads": torch.get_num_threads()}
 
 
 def _render_set(root: Path, n: int) -> str:
