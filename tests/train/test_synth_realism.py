@@ -117,3 +117,32 @@ def test_cli_errors(capsys):
     assert capsys.readouterr().err.startswith("error:")
     assert realism.main(["--frames", "2", "--backgrounds", "/nonexistent"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_finger_overlap_of_apart_and_crossing_fingers():
+    from model.kinematics import forward_kinematics
+    from train.synth.kinematics import POSE_DIM
+    from train.synth.render import finger_overlap
+    from train.synth.shape import sample_shape
+
+    shape = sample_shape(np.random.default_rng(0))
+    joints, _ = forward_kinematics(np.zeros(POSE_DIM), shape.skeleton)
+    flat = finger_overlap(joints, shape.radius)
+    assert 0.0 <= flat < 0.15  # a flat hand: neighbouring fingers at most touch
+    crossed = joints.copy()
+    crossed[Joint.MIDDLE_PIP:Joint.MIDDLE_TIP + 1] = crossed[Joint.INDEX_PIP:Joint.INDEX_TIP + 1]
+    assert finger_overlap(crossed, shape.radius) > 0.9  # two fingers through each other
+
+
+def test_sampled_hands_respect_the_overlap_bound():
+    from model.kinematics import forward_kinematics
+    from train.synth.render import finger_overlap
+
+    over = 0
+    for k in range(40):
+        rng = np.random.default_rng(k)
+        K = sample_intrinsics(rng, 96, 96)
+        h = sample_hand(rng, K, 96, 96, max_finger_overlap=0.15)
+        over += finger_overlap(forward_kinematics(h.pose, h.shape.skeleton)[0],
+                               h.shape.radius) > 0.15
+    assert over <= 1  # ten redraws leave almost none above the bound

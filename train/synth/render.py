@@ -46,9 +46,11 @@ class SynthConfig:
     lit from above, out of focus) instead of a random pattern; skin_texture: strength of the
     blotchy albedo variation and fine grain on the skin (0: flat albedo); p_uniform_pose:
     chance of a pose uniform within the joint limits, else a library pose with noise
-    (train.synth.kinematics.sample_pose). LEGACY_STYLE (the three at 0, p_uniform_pose 0.35)
-    gives the renders of earlier versions, frame for frame (train/experiments/table1.py keeps
-    its data so).
+    (train.synth.kinematics.sample_pose); webcam_sensor: the milder noise and compression of
+    a webcam stream (scene.sensor_effects); max_finger_overlap: poses whose fingers sink
+    deeper into each other (finger_overlap) are drawn again, up to 10 times (1: never).
+    LEGACY_STYLE gives the renders of earlier versions, frame for frame
+    (train/experiments/table1.py keeps its data so).
     """
 
     size: int = 320
@@ -63,11 +65,15 @@ class SynthConfig:
     p_room: float = 0.7
     skin_texture: float = 0.25
     p_uniform_pose: float = 0.15
+    webcam_sensor: bool = True
+    max_finger_overlap: float = 0.15
 
 
 # The scene statistics of earlier versions (a uniform orientation, pattern backgrounds, flat
-# skin, 35 % uniform poses): SynthConfig(**LEGACY_STYLE) renders their frames exactly.
-LEGACY_STYLE = {"p_webcam_view": 0.0, "p_room": 0.0, "skin_texture": 0.0, "p_uniform_pose": 0.35}
+# skin, 35 % uniform poses, strong sensor noise and JPEG, interpenetrating fingers allowed):
+# SynthConfig(**LEGACY_STYLE) renders their frames exactly.
+LEGACY_STYLE = {"p_webcam_view": 0.0, "p_room": 0.0, "skin_texture": 0.0, "p_uniform_pose": 0.35,
+                "webcam_sensor": False, "max_finger_overlap": 1.0}
 
 
 @dataclass
@@ -226,14 +232,45 @@ def project_px(points_m: np.ndarray, K: np.ndarray) -> np.ndarray:
     return p[:, :2] / p[:, 2:3]
 
 
+# The finger segments (joint pairs, canonical order) checked for interpenetration: the thumb
+# from its MCP on (its metacarpal lies inside the palm) and the three phalanges of each finger.
+_SEGMENTS = [(1 + 4 * f + k, 2 + 4 * f + k) for f in range(5) for k in range(1 if f == 0 else 0, 3)]
+_SEGMENT_FINGER = np.array([a // 4 if a % 4 else a // 4 - 1 for a, _ in _SEGMENTS])
+_SEGMENT_RADIUS = (1.0, 0.9, 0.83)  # of the finger's base radius, per phalanx
+
+
+def finger_overlap(joints_m: np.ndarray, radius: np.ndarray, per_segment: int = 5) -> float:
+    """How deep the worst pair of points on two different fingers sink into each other: the
+    largest 1 - distance / (radius a + radius b) (0: no two fingers touch; 1: axes cross).
+    joints_m: (21, 3) metres; radius: (5,) finger base radii (HandShape.radius)."""
+    t = np.linspace(0.0, 1.0, per_segment)[:, None]
+    pts, rad, fing = [], [], []
+    for (a, b), f in zip(_SEGMENTS, _SEGMENT_FINGER):
+        k = (a - 1) % 4 - (1 if f == 0 else 0)
+        pts.append(joints_m[a] + t * (joints_m[b] - joints_m[a]))
+        rad.append(np.full(per_segment, radius[f] * _SEGMENT_RADIUS[k]))
+        fing.append(np.full(per_segment, f))
+    p, r, fi = np.concatenate(pts), np.concatenate(rad), np.concatenate(fing)
+    d = np.linalg.norm(p[:, None] - p[None], axis=-1)
+    other = fi[:, None] != fi[None]
+    depth = 1.0 - d / (r[:, None] + r[None])
+    return float(max(depth[other].max(), 0.0))
+
+
 def sample_hand(rng: np.random.Generator, K: np.ndarray, width: int, height: int,
                 distance_m=(0.25, 0.8), p_webcam_view: float = 0.0,
-                p_uniform_pose: float = 0.35) -> HandParams:
+                p_uniform_pose: float = 0.35, max_finger_overlap: float = 1.0) -> HandParams:
     """A random hand (pose, shape, side, placement) that lies in front of the camera; with
     probability p_webcam_view oriented as webcam_rotation (and moved into view), else
-    uniformly; p_uniform_pose: as sample_pose's p_uniform."""
+    uniformly; p_uniform_pose: as sample_pose's p_uniform; a pose whose finger_overlap exceeds
+    max_finger_overlap is drawn again (up to 10 times; 1: never)."""
     shape = sample_shape(rng)
     pose = sample_pose(rng, p_uniform_pose)
+    for _ in range(10 if max_finger_overlap < 1.0 else 0):
+        if finger_overlap(forward_kinematics(pose, shape.skeleton)[0],
+                          shape.radius) <= max_finger_overlap:
+            break
+        pose = sample_pose(rng, p_uniform_pose)
     side = int(rng.integers(0, 2))
     fdir = np.array([0.0, -1.0, 0.0])
     wf, wd = rng.uniform(-0.8, 0.8), rng.uniform(-0.3, 0.3)
@@ -298,7 +335,7 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
     S = config.size
     K = sample_intrinsics(rng, S, S, config.hfov_deg)
     hand = sample_hand(rng, K, S, S, config.distance_m, config.p_webcam_view,
-                       config.p_uniform_pose)
+                       config.p_uniform_pose, config.max_finger_overlap)
     lights = sample_lights(rng)
 
     # The background (and the clutter behind the hand) is made at half resolution and scaled
@@ -341,7 +378,7 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
         image[sel], depth[sel], mask[sel] = col[sel], zc, 0
 
     vis = visibility(joints, uv, depth, hand_pixels(mask), joint_radii(hand.shape))
-    rgb = sensor_effects(rng, image) if config.sensor else np.clip(
+    rgb = sensor_effects(rng, image, webcam=config.webcam_sensor) if config.sensor else np.clip(
         image * 255 + 0.5, 0, 255).astype(np.uint8)
     return SynthFrame(rgb, depth, mask, joints, uv, vis, K, hand.side)
 

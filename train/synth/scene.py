@@ -188,9 +188,12 @@ def _noise_tile(h: int, w: int) -> np.ndarray:
     return _NOISE_TILES[(h, w)]
 
 
-def sensor_effects(rng: np.random.Generator, img: np.ndarray, jpeg: bool = True) -> np.ndarray:
+def sensor_effects(rng: np.random.Generator, img: np.ndarray, jpeg: bool = True,
+                   webcam: bool = False) -> np.ndarray:
     """Camera look: exposure and white-balance jitter, blur (defocus or motion), sensor noise,
-    JPEG artefacts. img: (H, W, 3) float32 in [0, 1] -> (H, W, 3) uint8."""
+    JPEG artefacts. img: (H, W, 3) float32 in [0, 1] -> (H, W, 3) uint8. webcam: the noise and
+    compression of a webcam's processed stream (its denoiser leaves little grain: sigma up to
+    1.2 % instead of 3.5 %; JPEG quality 60-95 instead of 35-95)."""
     gain = (255.0 * rng.uniform(0.8, 1.2) * rng.uniform(0.93, 1.07, size=3)).astype(np.float32)
     r = rng.random()
     if r < 0.5:
@@ -203,7 +206,7 @@ def sensor_effects(rng: np.random.Generator, img: np.ndarray, jpeg: bool = True)
         kern = cv2.warpAffine(kern, M, (k, k))
         kern /= max(kern.sum(), 1e-6)
         img = cv2.filter2D(img, -1, kern)
-    sigma = rng.uniform(0.0, 0.035)
+    sigma = rng.uniform(0.0, 0.012 if webcam else 0.035)
     img = img * gain + np.float32(0.5)
     if sigma > 0.002:
         tile = _noise_tile(img.shape[0], img.shape[1])
@@ -211,7 +214,7 @@ def sensor_effects(rng: np.random.Generator, img: np.ndarray, jpeg: bool = True)
         img += tile[dy:dy + img.shape[0], dx:dx + img.shape[1]] * np.float32(sigma * 255.0)
     out = np.clip(img, 0, 255, out=img).astype(np.uint8)
     if jpeg and rng.random() < 0.7:
-        q = int(rng.integers(35, 96))
+        q = int(rng.integers(60 if webcam else 35, 96))
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_JPEG_QUALITY, q])
         if ok:
