@@ -181,3 +181,13 @@ def test_photo_backgrounds_are_used(tmp_path):
     f = render_sample(cfg, 0)
     bg = f.mask == 0
     assert np.all(f.rgb[bg] == (0, 255, 0))
+
+
+def test_cli_legacy_style_writes_the_legacy_frames(tmp_path):
+    from train.synth.render import LEGACY_STYLE
+
+    assert synth_main(["--out", str(tmp_path / "o"), "--eval", "1", "--size", "64",
+                       "--workers", "1", "--seed", "4", "--legacy-style"]) == 0
+    png = cv2.imread(str(rhd_format.image_path(tmp_path / "o", "evaluation", "color", 0)))
+    want = render_sample(SynthConfig(size=64, **LEGACY_STYLE), sample_seed(4, "evaluation", 0))
+    assert np.array_equal(cv2.cvtColor(png, cv2.COLOR_BGR2RGB), want.rgb)  # same process

@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes (default: all cores)")
     p.add_argument("--no-sensor", action="store_true",
                    help="no blur / noise / JPEG artefacts")
+    p.add_argument("--legacy-style", action="store_true",
+                   help="the scene statistics of earlier versions (uniform orientations, "
+                        "pattern backgrounds, flat skin, strong noise): reproduces data sets "
+                        "rendered before, frame for frame")
     g = p.add_argument_group("sequence mode (a video with per-frame annotations)")
     g.add_argument("--sequence", action="store_true",
                    help="write OUT/sequence.mp4 and OUT/anno_sequence.pickle instead")
@@ -82,7 +86,10 @@ def _run(args) -> int:
     from train.synth.render import SynthConfig
     from train.synth.writer import write_dataset
 
-    cfg = SynthConfig(size=args.size, backgrounds=backgrounds, sensor=not args.no_sensor)
+    from train.synth.render import LEGACY_STYLE
+
+    style = LEGACY_STYLE if args.legacy_style else {}
+    cfg = SynthConfig(size=args.size, backgrounds=backgrounds, sensor=not args.no_sensor, **style)
     write_dataset(args.out, args.train, args.eval, cfg, seed=args.seed, workers=args.workers)
     print(f"wrote {args.train} training and {args.eval} evaluation frames to {args.out} "
           f"(open with synth:{args.out})")
