@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset = open_dataset(args.data, args.split, SampleConfig(crop_size=config.crop_size))
     except (ValueError, OSError) as e:
         print(f"error: {e}; make the split with `handtrack-synth --out data/synth-fresh "
-              "--train 0 --eval 1000 --size 256 --seed 2`", file=sys.stderr)
+              "--train 0 --eval 1000 --size 256 --seed 2 --legacy-style`", file=sys.stderr)
         return 2
     print(f"checkpoint {ckpt}, {args.data} {args.split}, {min(len(dataset), args.max_samples)} "
           "samples")

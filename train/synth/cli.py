@@ -83,10 +83,8 @@ def _run(args) -> int:
         return 0
     if args.train == 0 and args.eval == 0:
         raise ValueError("nothing to do: give --train N and/or --eval M (or --sequence)")
-    from train.synth.render import SynthConfig
+    from train.synth.render import LEGACY_STYLE, SynthConfig
     from train.synth.writer import write_dataset
-
-    from train.synth.render import LEGACY_STYLE
 
     style = LEGACY_STYLE if args.legacy_style else {}
     cfg = SynthConfig(size=args.size, backgrounds=backgrounds, sensor=not args.no_sensor, **style)
