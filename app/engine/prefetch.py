@@ -100,7 +100,7 @@ class DetectAhead:
                     now = time.perf_counter()  # the detector's time on this frame alone
                     ms, done_at = (now - max(t_submit, done_at)) * 1e3, now
                 if not self._put((item, dets, ms)):
-                    return
+                    break  # closed while the engine was not taking results: drain below
         except BaseException as e:  # handed to the engine's thread, raised there
             self._drain(pending)
             self._put(e)

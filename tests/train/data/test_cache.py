@@ -25,7 +25,7 @@ from train.data.cache import (
     shrink_raw,
 )
 from train.data.sample import Augmentation, RawSample, make_sample
-from train.synth.render import SynthConfig
+from train.synth.render import LEGACY_STYLE, SynthConfig
 from train.synth.writer import write_dataset
 
 N = 4
@@ -37,7 +37,10 @@ GEOMETRY = ("pose", "uv_crop", "vis", "K", "K_virtual", "R", "root_m", "scale_m"
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     r = tmp_path_factory.mktemp("synth")
-    write_dataset(r, N, 0, SynthConfig(size=160), seed=3, workers=1, progress=False)
+    # the earlier scene statistics: frames whose hand boxes the crop sizes below shrink and
+    # enlarge
+    write_dataset(r, N, 0, SynthConfig(size=160, **LEGACY_STYLE), seed=3, workers=1,
+                  progress=False)
     return r
 
 
