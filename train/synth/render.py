@@ -266,12 +266,15 @@ def sample_hand(rng: np.random.Generator, K: np.ndarray, width: int, height: int
     max_finger_overlap is drawn again (up to 10 times; 1: never)."""
     shape = sample_shape(rng)
     pose = sample_pose(rng, p_uniform_pose)
+    joints_h = forward_kinematics(pose, shape.skeleton)[0]
     for _ in range(10 if max_finger_overlap < 1.0 else 0):
-        if finger_overlap(forward_kinematics(pose, shape.skeleton)[0],
-                          shape.radius) <= max_finger_overlap:
+        if finger_overlap(joints_h, shape.radius) <= max_finger_overlap:
             break
         pose = sample_pose(rng, p_uniform_pose)
+        joints_h = forward_kinematics(pose, shape.skeleton)[0]
     side = int(rng.integers(0, 2))
+    if side == 0:
+        joints_h = joints_h * np.array([-1.0, 1.0, 1.0])
     fdir = np.array([0.0, -1.0, 0.0])
     wf, wd = rng.uniform(-0.8, 0.8), rng.uniform(-0.3, 0.3)
     fdir = np.array([math.sin(wd), -math.cos(wd) * math.cos(wf), math.cos(wd) * math.sin(wf)])
@@ -282,9 +285,8 @@ def sample_hand(rng: np.random.Generator, K: np.ndarray, width: int, height: int
             centre = rot @ palm_centre(shape) + trans
             rot = webcam_rotation(rng, shape)
             trans = centre - rot @ palm_centre(shape)
-            trans = _into_view(joints_in_camera(pose, shape, side, rot, trans), trans, K,
-                               width, height)
-        if joints_in_camera(pose, shape, side, rot, trans)[:, 2].min() > 0.1:
+            trans = _into_view(joints_h @ rot.T + trans, trans, K, width, height)
+        if (joints_h @ rot.T + trans)[:, 2].min() > 0.1:
             break
     return HandParams(pose, shape, side, rot, trans, fdir)
 
