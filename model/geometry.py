@@ -226,6 +226,31 @@ def rot_z(a: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def rotvec_matrix(rotvec) -> np.ndarray:
+    """(3,) rotation vector (axis times angle, radians) -> (3, 3) rotation matrix (Rodrigues).
+    The same rotation as scipy's Rotation.from_rotvec, without importing scipy (start-up)."""
+    v = np.asarray(rotvec, dtype=np.float64).reshape(3)
+    angle = float(np.linalg.norm(v))
+    if angle < 1e-12:
+        return np.eye(3)
+    k = v / angle
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + math.sin(angle) * kx + (1.0 - math.cos(angle)) * (kx @ kx)
+
+
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    """A rotation matrix (3, 3) uniform on SO(3): a normalised 4-D Gaussian as a unit
+    quaternion (x, y, z, w). Draws rng.normal(size=4), as scipy's Rotation.random does, so a
+    seeded stream of renders stays the same."""
+    q = rng.normal(size=4)
+    x, y, z, w = q / np.linalg.norm(q)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
 def viewpoint_rotation(K, center_px) -> np.ndarray:
     """Rotation R that turns the camera towards a hand centre (Yang et al. 2019).
 

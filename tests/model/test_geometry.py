@@ -158,3 +158,23 @@ def test_warp_crop_shape():
     img = np.zeros((480, 640, 3), np.uint8)
     cam = g.crop_camera(_K(), g.Box(320, 240, 100), 96)
     assert g.warp_crop(img, cam).shape == (96, 96, 3)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rotations_agree_with_scipy_and_keep_the_random_stream(seed):
+    """random_rotation / rotvec_matrix stand in for scipy's Rotation (so the demo's renderer
+    starts without importing scipy.spatial): the same matrices to rounding, and the same draws
+    from the generator (a seeded render stream stays the same)."""
+    from scipy.spatial.transform import Rotation
+
+    from model.geometry import random_rotation, rotvec_matrix
+
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    R = random_rotation(a)
+    np.testing.assert_allclose(R, Rotation.random(random_state=b).as_matrix(), atol=1e-12)
+    np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(R) == pytest.approx(1.0, abs=1e-12)
+    assert a.normal() == b.normal()  # both consumed the same draws: the streams are identical
+    v = np.random.default_rng(seed + 100).normal(size=3) * 2.0
+    np.testing.assert_allclose(rotvec_matrix(v), Rotation.from_rotvec(v).as_matrix(), atol=1e-12)
+    np.testing.assert_allclose(rotvec_matrix(np.zeros(3)), np.eye(3))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.spatial.transform import Rotation
 
+from model.geometry import random_rotation, rotvec_matrix
 from model.kinematics import Skeleton, forward_kinematics
 from train.synth import raster
 from train.synth.kinematics import sample_pose
@@ -122,7 +122,7 @@ def place_hand(rng: np.random.Generator, shape: HandShape, K: np.ndarray, width:
                height: int, distance_m=(0.25, 0.8)) -> tuple[np.ndarray, np.ndarray]:
     """A random orientation (uniform on SO(3)) and a position that puts the palm centre at
     distance_m from the camera, inside the central part of the image. Returns (rot, trans)."""
-    rot = Rotation.random(random_state=rng).as_matrix()
+    rot = random_rotation(rng)
     dist = rng.uniform(*distance_m)
     u = rng.uniform(0.3, 0.7) * width
     v = rng.uniform(0.3, 0.7) * height
@@ -145,8 +145,8 @@ def webcam_rotation(rng: np.random.Generator, shape: HandShape) -> np.ndarray:
     towards = 1.0 if rng.random() < 0.5 else -1.0
     fc, nc = np.array([0.0, -1.0, 0.0]), np.array([0.0, 0.0, -towards])
     cam = np.stack([fc, nc, np.cross(fc, nc)], axis=1)
-    roll = Rotation.from_rotvec([0.0, 0.0, math.radians(rng.normal(0.0, 45.0))]).as_matrix()
-    tilt = Rotation.from_rotvec(np.r_[np.radians(rng.normal(0.0, 30.0, 2)), 0.0]).as_matrix()
+    roll = rotvec_matrix([0.0, 0.0, math.radians(rng.normal(0.0, 45.0))])
+    tilt = rotvec_matrix(np.r_[np.radians(rng.normal(0.0, 30.0, 2)), 0.0])
     return roll @ tilt @ cam @ hand.T
 
 
