@@ -15,14 +15,17 @@ TOY = ["--synth-train", "8", "--synth-eval", "4", "--synth-size", "64", "--crop-
 def test_records_are_reused_across_fresh_outputs(tmp_path, capsys):
     docs, rec = tmp_path / "docs" / "long.md", tmp_path / "records"
     args = TOY + ["--docs", str(docs), "--record", str(rec)]
-    assert table1.main(args + ["--out", str(tmp_path / "a"), "--only", "s1_seed0"]) == 0
+    assert table1.main(args + ["--out", str(tmp_path / "a"), "--only", "s1_seed0",
+                               "--precision", "fp32"]) == 0
     r = json.loads((rec / "s1_seed0.json").read_text())
+    assert r["precision"] == "fp32"
     assert r["step"] == 2 and r["config"]["steps"] == 2
     assert r["metrics"]["epe_mm"] > 0 and len(r["pck"]) == len(r["baseline"]["pck"])
     assert "machine:" in r["machine"]
     text = docs.read_text()
     assert "| S1: R -> P |" in text and "not run yet" in text and "s4_seed0" in text
     assert "mean pose (oracle baseline)" in text
+    assert "| precision |" in text and "| fp32 |" in text
     assert (docs.parent / "long" / "table1_pck.png").is_file()
 
     # a fresh output folder (no checkpoints), same records: nothing is trained again

@@ -41,7 +41,7 @@ from model.machine import describe_machine
 from model.net_config import NetConfig
 from train import plots
 from train.cli_eval import MEAN_POSE_LABEL, evaluate_checkpoints
-from train.loop import ConfigError, TrainConfig, train
+from train.loop import ConfigError, TrainConfig, resolve_precision, train
 from train.metrics import PCK_THRESHOLDS_MM
 
 ROWS = ("s1", "s2-h", "s2-c", "s2-ch", "s3", "s4")
@@ -70,6 +70,7 @@ class ExperimentConfig:
     weak_baseline: bool = True
     workers: int = 1
     device: str = "auto"
+    precision: str = "auto"  # auto, fp32 or bf16 (train.config.TrainConfig.precision)
     record: str = ""  # folder of per-run records ("": <docs stem>/runs)
     only: tuple[str, ...] = ()  # train only these runs in this invocation (() all)
 
@@ -165,7 +166,8 @@ def run(c: ExperimentConfig, command: str) -> Path:
             cfg = TrainConfig(strategy=strategy, data=spec, eval_data="none",
                               out=str(out / name), steps=c.steps, batch_size=c.batch_size,
                               lr=c.lr, seed=seed, labelled_fraction=m, workers=c.workers,
-                              device=c.device, resume=ckpt.exists(), log_every=10,
+                              device=c.device, precision=c.precision, resume=ckpt.exists(),
+                              log_every=10,
                               ckpt_every=250, plateau_every=max(50, c.steps // 15))
             print(f"== {name}: strategy {strategy}, seed {seed}, labelled {m:g} %")
             res = train(cfg, net)
@@ -204,7 +206,9 @@ def _record_run(c: ExperimentConfig, name: str, strategy: str, seed: int, m: flo
                         "pck": [float(x) for x in base["pck"]]},
            "train_s": None if train_s is None else round(train_s, 1),
            "machine": describe_machine(), "torch": torch.__version__,
-           "device": _device(c.device), "recorded": time.strftime("%Y-%m-%d %H:%M")}
+           "device": _device(c.device),
+           "precision": resolve_precision(c.precision, _device(c.device)),
+           "recorded": time.strftime("%Y-%m-%d %H:%M")}
     write_record(c.record_dir() / f"{name}.json", rec)
     if figures:
         fig_dir.mkdir(parents=True, exist_ok=True)
@@ -280,12 +284,13 @@ def _write_docs(c: ExperimentConfig, command: str, records: dict[str, dict], fig
     rel = fig_dir.name
     samples = c.steps * c.batch_size
     run_lines = ["| run | EPE (mm) | AUC 20-50 | steps | training wall time | machine | "
-                 "recorded |", "|---|---|---|---|---|---|---|"]
+                 "precision | recorded |", "|---|---|---|---|---|---|---|---|"]
     for n, r in records.items():
         ts = "-" if r.get("train_s") is None else f"{r['train_s'] / 60:.0f} min"
         mach = r["machine"].removeprefix("machine: ").split(";")[0]
         run_lines.append(f"| {n} | {r['metrics']['epe_mm']:.2f} | "
                          f"{r['metrics']['auc_20_50']:.3f} | {r['step']} | {ts} | {mach} | "
+                         f"{r.get('precision', '-')} | "
                          f"{r['recorded']} |")
     figs = ""
     if (fig_dir / "clouds_s4.png").exists():
@@ -379,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the S1 runs with m %% labels")
     p.add_argument("--workers", type=int, default=d.workers, help="data loader processes")
     p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
+    p.add_argument("--precision", default=d.precision, choices=["auto", "fp32", "bf16"],
+                   help="forward-pass precision of training: auto is bf16 on CPUs with "
+                        "AVX512-BF16 or AMX, fp32 elsewhere; runs to compare across machines "
+                        "want the same (default %(default)s)")
     p.add_argument("--record", default=d.record, metavar="DIR",
                    help="folder of the per-run records (default: <docs without .md>/runs)")
     p.add_argument("--only", nargs="+", default=[], metavar="RUN",
@@ -395,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         heatmap_size=a.heatmap_size, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
         seeds=tuple(a.seeds), all_seeds=a.all_seeds, fractions=tuple(a.fractions),
         weak_baseline=not a.no_weak_baseline, workers=a.workers, device=a.device,
-        record=a.record, only=tuple(a.only))
+        precision=a.precision, record=a.record, only=tuple(a.only))
     if len(c.seeds) < 2:
         print("error: give at least two --seeds (Table 1 reports S1 and S4 over seeds)",
               file=sys.stderr)
