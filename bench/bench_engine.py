@@ -50,6 +50,7 @@ from app.engine.sources.demo import DemoSource  # noqa: E402
 from app.engine.stats import EngineStats  # noqa: E402
 from app.engine.truth import OracleEstimator  # noqa: E402
 from bench.machine import describe_machine  # noqa: E402
+from model.machine import has_int8_dot  # noqa: E402
 
 
 class GroundTruthPoseEstimator(OracleEstimator):
@@ -258,7 +259,8 @@ def main() -> None:
         pipes = {f"MediaPipe {'full' if c else 'lite'}": MediaPipePipeline(hands, c)
                  for c in (1, 0)}
 
-        variants = [("engine, default (onnxruntime 128 px, int8 here)", {}),
+        auto = "int8" if has_int8_dot() else "float32"
+        variants = [(f"engine, default (onnxruntime 128 px, {auto} here)", {}),
                     ("engine, float32 (--precision fp32)", {"precision": "fp32"}),
                     ("engine, stages in sequence (--no-overlap)", {"overlap": False}),
                     ("engine, onnxruntime on both cores (--threads 2)", {"threads": 2}),
