@@ -44,3 +44,11 @@ def test_tail_mean_takes_the_last_tenth():
 def test_bad_numbers_are_an_error(tmp_path, capsys):
     assert precision.main(["--data", f"synth:{tmp_path}", "--steps", "0"]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+def test_missing_data_is_one_error_line(tmp_path, capsys):
+    args = TOY + ["--data", f"synth:{tmp_path / 'nothing'}", "--out", str(tmp_path / "runs"),
+                  "--figure", str(tmp_path / "f.png")]
+    assert precision.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "nothing" in err[0]

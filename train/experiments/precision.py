@@ -28,7 +28,8 @@ from model.checkpoint import read_checkpoint
 from model.machine import describe_machine
 from model.net_config import NetConfig
 from train.cli_eval import evaluate_checkpoints
-from train.loop import ConfigError, TrainConfig, train
+from train.experiments.options import add_network_size_options, run_experiment
+from train.loop import TrainConfig, train
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -153,9 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="batch (%(default)s)")
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (%(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of both runs (%(default)s)")
-    p.add_argument("--crop-size", type=int, default=d.crop_size, help="crop side px")
-    p.add_argument("--cloud-points", type=int, default=d.cloud_points, help="cloud points")
-    p.add_argument("--heatmap-size", type=int, default=d.heatmap_size, help="heat-map side")
+    add_network_size_options(p, d)
     p.add_argument("--workers", type=int, default=d.workers, help="data loader processes")
     p.add_argument("--eval-samples", type=int, default=d.eval_samples,
                    help="evaluate on the first N samples (0: all)")
@@ -173,16 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                         heatmap_size=a.heatmap_size, workers=a.workers,
                         eval_samples=a.eval_samples)
     command = "python -m train.experiments.precision " + shlex.join(argv or sys.argv[1:])
-    try:
-        rows = run(c)
-    except (ConfigError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: re-run the same command to resume", file=sys.stderr)
-        return 130
-    print(report(rows, c, command))
-    return 0
+    code, rows = run_experiment(lambda: run(c))
+    if code == 0:
+        print(report(rows, c, command))
+    return code
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ from model.machine import describe_machine
 from model.net_config import NetConfig
 from train import plots
 from train.cli_eval import MEAN_POSE_LABEL, evaluate_checkpoints
-from train.loop import ConfigError, TrainConfig, resolve_precision, train
+from train.experiments.options import add_network_size_options, run_experiment
+from train.loop import TrainConfig, resolve_precision, train
 from train.metrics import PCK_THRESHOLDS_MM
 
 ROWS = ("s1", "s2-h", "s2-c", "s2-ch", "s3", "s4")
@@ -369,9 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth-train", type=int, default=d.synth_train, help="training frames")
     p.add_argument("--synth-eval", type=int, default=d.synth_eval, help="evaluation frames")
     p.add_argument("--synth-size", type=int, default=d.synth_size, help="render side (px)")
-    p.add_argument("--crop-size", type=int, default=d.crop_size, help="crop side (px)")
-    p.add_argument("--cloud-points", type=int, default=d.cloud_points, help="cloud points")
-    p.add_argument("--heatmap-size", type=int, default=d.heatmap_size, help="heat-map side")
+    add_network_size_options(p, d)
     p.add_argument("--steps", type=int, default=d.steps, help="steps per run")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="batch size")
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
@@ -415,15 +414,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(n for n, *_ in _runs(c))}", file=sys.stderr)
         return 2
     command = "python -m train.experiments.table1 " + shlex.join(argv or sys.argv[1:])
-    try:
-        run(c, command)
-    except (ConfigError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: re-run the same command to resume", file=sys.stderr)
-        return 130
-    return 0
+    return run_experiment(lambda: run(c, command))[0]
 
 
 if __name__ == "__main__":
