@@ -254,12 +254,12 @@ def main() -> None:
     print(", ".join(f"{k} {p} {c}px B={b}{' 1 thread' if t == 1 else ''}: {v:.2f}"
                     for (c, k, p, b, t), v in enc.items()))
     rows = []
+    auto = "int8" if has_int8_dot() else "float32"  # what --precision auto runs here
     for hands in (int(h) for h in args.hands.split(",")):
         src, frames = render_frames(hands, args.frames)
         pipes = {f"MediaPipe {'full' if c else 'lite'}": MediaPipePipeline(hands, c)
                  for c in (1, 0)}
 
-        auto = "int8" if has_int8_dot() else "float32"
         variants = [(f"engine, default (onnxruntime 128 px, {auto} here)", {}),
                     ("engine, float32 (--precision fp32)", {"precision": "fp32"}),
                     ("engine, stages in sequence (--no-overlap)", {"overlap": False}),

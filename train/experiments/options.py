@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -18,6 +19,13 @@ def add_network_size_options(p: argparse.ArgumentParser, defaults) -> None:
                    help="points per cloud")
     p.add_argument("--heatmap-size", type=int, default=defaults.heatmap_size,
                    help="heat-map side (px)")
+
+
+def run_finished(ckpt: Path, steps: int) -> bool:
+    """True when the run's checkpoint exists and has reached `steps`."""
+    from model.checkpoint import read_checkpoint
+
+    return ckpt.exists() and int(read_checkpoint(ckpt).get("step", 0)) >= steps
 
 
 def run_experiment(fn: Callable[[], T]) -> tuple[int, T | None]:

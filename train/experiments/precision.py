@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.checkpoint import read_checkpoint
 from model.machine import describe_machine
 from model.net_config import NetConfig
 from train.cli_eval import evaluate_checkpoints
-from train.experiments.options import add_network_size_options, run_experiment
+from train.experiments.options import add_network_size_options, run_experiment, run_finished
 from train.loop import TrainConfig, train
 
 PRECISIONS = ("fp32", "bf16")
@@ -103,9 +102,8 @@ def run(c: PrecisionConfig) -> list[dict]:
     for prec in PRECISIONS:
         out = Path(c.out) / prec
         ckpt = out / "last.pt"
-        done = ckpt.exists() and int(read_checkpoint(ckpt).get("step", 0)) >= c.steps
         rate = None
-        if not done:
+        if not run_finished(ckpt, c.steps):
             cfg = TrainConfig(strategy=c.strategy, data=c.data, eval_data="none", out=str(out),
                               steps=c.steps, batch_size=c.batch_size, lr=c.lr, seed=c.seed,
                               workers=c.workers, precision=prec, resume=ckpt.exists(),

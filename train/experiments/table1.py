@@ -41,7 +41,7 @@ from model.machine import describe_machine
 from model.net_config import NetConfig
 from train import plots
 from train.cli_eval import MEAN_POSE_LABEL, evaluate_checkpoints
-from train.experiments.options import add_network_size_options, run_experiment
+from train.experiments.options import add_network_size_options, run_experiment, run_finished
 from train.loop import TrainConfig, resolve_precision, train
 from train.metrics import PCK_THRESHOLDS_MM
 
@@ -130,12 +130,6 @@ def _runs(c: ExperimentConfig) -> list[tuple[str, str, int, float]]:
     return runs
 
 
-def _done(path: Path, steps: int) -> bool:
-    if not path.exists():
-        return False
-    return int(read_checkpoint(path).get("step", 0)) >= steps
-
-
 def run(c: ExperimentConfig, command: str) -> Path:
     out = Path(c.out)
     data_dir = out / "data"
@@ -163,7 +157,7 @@ def run(c: ExperimentConfig, command: str) -> Path:
             continue
         ckpt = out / name / "last.pt"
         t = time.time()
-        if not _done(ckpt, c.steps):
+        if not run_finished(ckpt, c.steps):
             cfg = TrainConfig(strategy=strategy, data=spec, eval_data="none",
                               out=str(out / name), steps=c.steps, batch_size=c.batch_size,
                               lr=c.lr, seed=seed, labelled_fraction=m, workers=c.workers,
