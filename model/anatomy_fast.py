@@ -681,6 +681,29 @@ def warm_up_in_background() -> threading.Thread:
 _warm_thread: threading.Thread | None = None
 
 
+def _load_numba_arraymath_without_blas_check() -> None:
+    """Import numba's array-function registry (the first compiled call does it) without the
+    BLAS probe it runs at import: that probe imports scipy.linalg and numpy.testing (about
+    0.2-0.35 s, holding the GIL) to decide how np.correlate / np.convolve take inner products,
+    which no compiled function here calls. np.dot and np.linalg keep their own probe, made when
+    a function using them compiles. No-op when the registry is loaded already."""
+    import sys
+
+    if "numba.np.arraymath" in sys.modules:
+        return
+    import numba.np.linalg as nplinalg
+
+    def no_blas():
+        raise ImportError("BLAS probe skipped at start-up")
+
+    real = nplinalg.ensure_blas
+    nplinalg.ensure_blas = no_blas
+    try:
+        import numba.np.arraymath  # noqa: F401 - registers numba's array functions
+    finally:
+        nplinalg.ensure_blas = real
+
+
 def warm_up() -> float:
     """Compile the solver, or load it from numba's cache (a cold and a warm-started fit of the
     mean hand, both sides), so that the first real fit runs at full speed; returns the seconds
@@ -690,6 +713,7 @@ def warm_up() -> float:
     from model.kinematics import forward_kinematics
 
     t0 = time.perf_counter()
+    _load_numba_arraymath_without_blas_check()
     hand, _ = forward_kinematics(_start_pose(0.3), Skeleton.mean())
     for side in (LEFT, RIGHT):
         fit = fit_hand_fast(hand, side)

@@ -84,6 +84,17 @@ def _bind_deferred() -> None:
             setattr(package, short, module)
 
 
+def import_mediapipe() -> types.ModuleType:
+    """The mediapipe package, imported with its C++ logging quiet and its drawing helpers
+    (matplotlib) deferred until used; raises ImportError when it is missing."""
+    os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe's C++ logging
+    _defer_drawing_modules()
+    import mediapipe as mp
+
+    _bind_deferred()
+    return mp
+
+
 class MediaPipeHands:
     """mp.solutions.hands.Hands: process(rgb, mirrored) -> [Detection]. model_complexity: 0
     lite, 1 full landmark model; min_detection_confidence: palm detector threshold; video: the
@@ -95,12 +106,7 @@ class MediaPipeHands:
     def __init__(self, max_hands: int = 2, model_complexity: int = 1,
                  min_detection_confidence: float = 0.5, video: bool = False,
                  min_tracking_confidence: float = 0.5):
-        os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe's C++ logging
-        _defer_drawing_modules()
-        import mediapipe as mp
-
-        _bind_deferred()
-
+        mp = import_mediapipe()
         self.max_hands = int(max_hands)
         self.video = bool(video)
         self._hands = mp.solutions.hands.Hands(

@@ -1,6 +1,8 @@
 """The child side of app.engine.detect_process: MediaPipeHands behind a socket.
 
     python -m model.mediapipe_server FD '{"max_hands": 2, "model_complexity": 1, ...}'
+    python -m model.mediapipe_server FD          # started ahead: imports MediaPipe, then
+                                                 # reads ("options", {...}) from FD
 
 FD: a connected socket (multiprocessing.connection.Connection on it), inherited from the parent.
 Protocol, one request at a time:
@@ -81,11 +83,30 @@ def _map(path: str, shape: tuple[int, int]) -> np.ndarray:
     return np.frombuffer(mm, np.uint8).reshape(shape[0], shape[1], 3)
 
 
+def _options_when_told(conn: Connection) -> dict | None:
+    """Started ahead of its options (app/detector_prestart.py): import MediaPipe while the
+    parent imports the rest of handtrack, then wait for ("options", {...}); None when the
+    parent closes the socket or sends anything else (it did not need a detector)."""
+    try:
+        from model.mediapipe_hands import import_mediapipe
+
+        import_mediapipe()
+    except ImportError:
+        pass  # serve() reports it once the options arrive
+    msg = conn.recv()
+    if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == "options" and \
+            isinstance(msg[1], dict):
+        return msg[1]
+    return None
+
+
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(int(argv[0]))
     try:
-        serve(conn, json.loads(argv[1]))
+        options = json.loads(argv[1]) if len(argv) > 1 else _options_when_told(conn)
+        if options is not None:
+            serve(conn, options)
     except (OSError, EOFError):  # the parent closed the socket first: nothing to report to
         pass
     finally:

@@ -18,8 +18,10 @@ and the detections (small numpy arrays, pickled) go through a socket pair. The c
 session of its own and ignores SIGINT (the parent decides when to stop), ends when the socket
 closes (the parent exited or called close()), and reports its errors (mediapipe missing, a bad
 setting) as one line that detect() raises as an EngineError.
-Opening is asynchronous: the child imports MediaPipe (about a second) while the parent opens
-the source and the network; the first detect() waits for it.
+Opening is asynchronous: the child imports MediaPipe (about 0.4 s) while the parent opens the
+source and the network; the first detect() waits for it. `handtrack` starts the child before it
+imports the engine (app/detector_prestart.py) and the first DetectorProcess adopts it, sending
+the options then.
 """
 
 from __future__ import annotations
@@ -28,9 +30,7 @@ import contextlib
 import json
 import mmap
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 from multiprocessing.connection import Connection
@@ -38,12 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
+from app import detector_prestart
 from app.engine.detect import DetectorConfig
 from app.engine.errors import EngineError
 from model.mediapipe_hands import Detection
 
 _START_TIMEOUT_S = 60.0
-_ROOT = Path(__file__).resolve().parents[2]  # where the child finds model/
 _SHM = Path("/dev/shm")
 SLOTS = 2  # frames that may be in flight (shared-memory buffers)
 
@@ -63,23 +63,19 @@ class DetectorProcess:
         options = {"max_hands": max_hands, "model_complexity": c.model_complexity,
                    "min_detection_confidence": c.min_detection_confidence,
                    "min_tracking_confidence": c.min_tracking_confidence, "video": video}
-        ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH"))
-                                            if p)
-        try:
-            # a session of its own: the terminal's Ctrl+C reaches the parent only
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "model.mediapipe_server", str(theirs.fileno()),
-                 json.dumps(options)], pass_fds=(theirs.fileno(),), env=env,
-                stdin=subprocess.DEVNULL, start_new_session=True)
-        except OSError as e:
-            ours.close()
-            raise EngineError(f"cannot start the MediaPipe detector process ({e}); use "
-                              "--no-overlap to detect in-process") from None
-        finally:
-            theirs.close()
+        started = detector_prestart.take()
+        told = started is None  # a prestarted child gets its options below
+        if started is None:
+            try:
+                started = detector_prestart.spawn(json.dumps(options))
+            except OSError as e:
+                raise EngineError(f"cannot start the MediaPipe detector process ({e}); use "
+                                  "--no-overlap to detect in-process") from None
+        self._proc, ours = started
         self._conn = Connection(ours.detach())
+        if not told:
+            with contextlib.suppress(OSError):  # a child gone already is reported by _receive
+                self._conn.send(("options", options))
         self._ready = False
         self._lock = threading.Lock()
         self._slots: list[np.ndarray | None] = [None] * SLOTS  # frames shared with the child

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app import detector_prestart
 from app.engine.backends import Backend, BackendConfig, open_backend
 from app.engine.capture import FrameGrabber
 from app.engine.detect import DetectorConfig, MediaPipeDetector
@@ -193,6 +194,7 @@ class Engine:
         video = landmarks and not getattr(self.source, "independent_frames", False)
         if self.config.overlap and landmarks:
             return DetectorProcess(self.config.detector, max_hands, video=video)
+        detector_prestart.discard()  # a child started ahead by `handtrack` is not needed
         return MediaPipeDetector(self.config.detector, max_hands, video=video)
 
     def _threads_for(self, cfg: BackendConfig) -> BackendConfig:

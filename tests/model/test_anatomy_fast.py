@@ -159,3 +159,29 @@ def test_a_cold_fit_with_the_mean_shape_holds_it_in_both_solvers():
     assert np.mean(diffs) < AGREE_M, diffs
     free = fit_hand_fast(noisy, side, FitConfig(max_nfev=100))
     assert not np.allclose(free.shape_factors, 1.0)  # a free shape does move
+
+
+def test_warm_up_skips_numbas_blas_probe_and_leaves_np_dot_working():
+    """A fresh process: warm_up() loads the solver without importing scipy.linalg (numba's
+    import-time BLAS probe is skipped); a function using np.dot still compiles afterwards (its
+    own probe runs then and imports scipy's BLAS)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import sys
+from model.anatomy_fast import warm_up
+warm_up()
+print("after warm-up", "scipy.linalg" in sys.modules)
+import numba, numpy as np
+dot = numba.njit(lambda a, b: np.dot(a, b))
+print("dot", dot(np.ones(3), np.arange(3.0)), "scipy.linalg" in sys.modules)
+"""
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "after warm-up False"
+    assert lines[1] == "dot 3.0 True"
