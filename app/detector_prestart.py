@@ -79,6 +79,6 @@ def discard() -> None:
     if started is not None:
         started[1].close()
         try:
-            started[0].wait(timeout=5)
+            started[0].wait(timeout=10)  # it may still be importing MediaPipe
         except subprocess.TimeoutExpired:
             started[0].kill()
