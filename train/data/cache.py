@@ -26,6 +26,7 @@ import math
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -218,7 +219,13 @@ _worker: tuple | None = None  # (dataset, config, cache) in a build worker proce
 
 
 def _init_worker(dataset, config, cache) -> None:
+    """A crop-cutting worker. It is forked from a process that may hold its own SIGTERM / SIGINT
+    handlers (handtrack-train's stop request): inherited, they would turn the pool's terminate()
+    into a flag that a worker blocked on the task queue never reads, and the pool's exit would
+    wait for ever. So SIGTERM ends a worker again and Ctrl+C is left to the parent."""
     global _worker
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker = (dataset, config, cache)
 
 

@@ -216,3 +216,22 @@ def test_config_mismatch_is_refused(root):
                           workers=1)
     with pytest.raises(ValueError, match="crop_size"):
         CachedDataset(folder, "training", SampleConfig(**{**CONFIG, "crop_size": 32}))
+def test_a_cache_worker_ends_on_sigterm_whatever_handler_its_parent_had():
+    """Workers are forked inside handtrack-train's stop-request handlers; an inherited Python
+    SIGTERM handler would keep a worker blocked on the task queue alive through the pool's
+    terminate(), and the pool's exit would hang."""
+    import signal
+
+    from train.data import cache
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        signal.signal(signal.SIGTERM, lambda *a: None)
+        signal.signal(signal.SIGINT, lambda *a: None)
+        cache._init_worker(None, None, None)  # what each forked worker runs first
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        cache._worker = None
