@@ -26,17 +26,15 @@ _lock = threading.Lock()
 _started: tuple[subprocess.Popen, socket.socket] | None = None
 
 
-def spawn(options_json: str | None) -> tuple[subprocess.Popen, socket.socket]:
-    """Start `python -m model.mediapipe_server FD [OPTIONS]` in a session of its own (the
-    terminal's Ctrl+C reaches the parent only), stdin closed; returns the process and this
-    side's end of the socket pair. Without options_json the child imports MediaPipe and then
-    reads ("options", {...}) from the socket. Raises OSError when it cannot be started."""
+def spawn() -> tuple[subprocess.Popen, socket.socket]:
+    """Start `python -m model.mediapipe_server FD` in a session of its own (the terminal's
+    Ctrl+C reaches the parent only), stdin closed; returns the process and this side's end of
+    the socket pair. The child imports MediaPipe, then reads ("options", {...}) from the
+    socket. Raises OSError when it cannot be started."""
     ours, theirs = socket.socketpair()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
     args = [sys.executable, "-m", "model.mediapipe_server", str(theirs.fileno())]
-    if options_json is not None:
-        args.append(options_json)
     try:
         proc = subprocess.Popen(args, pass_fds=(theirs.fileno(),), env=env,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -55,7 +53,7 @@ def prestart() -> bool:
     with _lock:
         if _started is None:
             try:
-                _started = spawn(None)
+                _started = spawn()
             except OSError:
                 return False
         return True

@@ -1,8 +1,6 @@
 """The child side of app.engine.detect_process: MediaPipeHands behind a socket.
 
-    python -m model.mediapipe_server FD '{"max_hands": 2, "model_complexity": 1, ...}'
-    python -m model.mediapipe_server FD          # started ahead: imports MediaPipe, then
-                                                 # reads ("options", {...}) from FD
+    python -m model.mediapipe_server FD    # imports MediaPipe, then reads ("options", {...})
 
 FD: a connected socket (multiprocessing.connection.Connection on it), inherited from the parent.
 Protocol, one request at a time:
@@ -19,7 +17,6 @@ MediaPipe and model/ (a light process); SIGINT is ignored (the parent decides wh
 
 from __future__ import annotations
 
-import json
 import mmap
 import signal
 import sys
@@ -84,9 +81,10 @@ def _map(path: str, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _options_when_told(conn: Connection) -> dict | None:
-    """Started ahead of its options (app/detector_prestart.py): import MediaPipe while the
-    parent imports the rest of handtrack, then wait for ("options", {...}); None when the
-    parent closes the socket or sends anything else (it did not need a detector)."""
+    """Import MediaPipe (while the parent imports the rest of handtrack, when it started this
+    process ahead: app/detector_prestart.py), then wait for ("options", {"max_hands": 2,
+    "model_complexity": 1, ...}); None when the parent closes the socket or sends anything else
+    (it did not need a detector)."""
     try:
         from model.mediapipe_hands import import_mediapipe
 
@@ -104,7 +102,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(int(argv[0]))
     try:
-        options = json.loads(argv[1]) if len(argv) > 1 else _options_when_told(conn)
+        options = _options_when_told(conn)
         if options is not None:
             serve(conn, options)
     except (OSError, EOFError):  # the parent closed the socket first: nothing to report to

@@ -20,14 +20,13 @@ closes (the parent exited or called close()), and reports its errors (mediapipe 
 setting) as one line that detect() raises as an EngineError.
 Opening is asynchronous: the child imports MediaPipe (about 0.4 s) while the parent opens the
 source and the network; the first detect() waits for it. `handtrack` starts the child before it
-imports the engine (app/detector_prestart.py) and the first DetectorProcess adopts it, sending
-the options then.
+imports the engine (app/detector_prestart.py) and the first DetectorProcess adopts it; every
+child gets its options as its first message.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import mmap
 import os
 import subprocess
@@ -63,19 +62,17 @@ class DetectorProcess:
         options = {"max_hands": max_hands, "model_complexity": c.model_complexity,
                    "min_detection_confidence": c.min_detection_confidence,
                    "min_tracking_confidence": c.min_tracking_confidence, "video": video}
-        started = detector_prestart.take()
-        told = started is None  # a prestarted child gets its options below
+        started = detector_prestart.take()  # started ahead by `handtrack`, or None
         if started is None:
             try:
-                started = detector_prestart.spawn(json.dumps(options))
+                started = detector_prestart.spawn()
             except OSError as e:
                 raise EngineError(f"cannot start the MediaPipe detector process ({e}); use "
                                   "--no-overlap to detect in-process") from None
         self._proc, ours = started
         self._conn = Connection(ours.detach())
-        if not told:
-            with contextlib.suppress(OSError):  # a child gone already is reported by _receive
-                self._conn.send(("options", options))
+        with contextlib.suppress(OSError):  # a child gone already is reported by _receive
+            self._conn.send(("options", options))
         self._ready = False
         self._lock = threading.Lock()
         self._slots: list[np.ndarray | None] = [None] * SLOTS  # frames shared with the child
