@@ -173,15 +173,18 @@ class EnginePipeline:
 def run_blocks(frames, pipelines: dict, block: int) -> dict:
     """Blocks of `block` frames go through every pipeline in turn, so that a change of machine
     load hits all of them alike. Returns name -> (wall ms (N,), latency ms (N,), CPU ms per
-    frame)."""
-    out = {name: ([], [], 0.0) for name in pipelines}
+    frame, block starts (N,) bool: the first result of each block). N is the frames the
+    pipeline returned (a paced pipeline drops the frames it cannot take)."""
+    out = {name: ([], [], 0.0, []) for name in pipelines}
     for start in range(0, len(frames), block):
         chunk = frames[start:start + block]
         for name, pipe in pipelines.items():
             t = pipe.run_block(chunk)
-            ms, lat, cpu = out[name]
-            out[name] = (ms + t.ms, lat + t.latency_ms, cpu + t.cpu_ms)
-    return {k: (np.array(a), np.array(b), c / len(frames)) for k, (a, b, c) in out.items()}
+            ms, lat, cpu, first = out[name]
+            out[name] = (ms + t.ms, lat + t.latency_ms, cpu + t.cpu_ms,
+                         first + [k == 0 for k in range(len(t.ms))])
+    return {k: (np.array(a), np.array(b), c / len(frames), np.array(f, bool))
+            for k, (a, b, c, f) in out.items()}
 
 
 def time_backend(checkpoint: Path, kind: str, batch: int, n: int, precision: str = "auto",
@@ -286,15 +289,17 @@ def main() -> None:
         finally:
             for pipe in pipes.values():
                 pipe.close()
-        steady = np.ones(len(frames), bool)  # without each block's first frame
-        steady[::args.block] = False
-        steady[:w] = False
-        full_ms = res["MediaPipe full"][0]
+        def steady(first):  # without the warm-up and each block's first frame
+            keep = ~first
+            keep[:w] = False
+            return keep
+
+        full_ms, full_first = res["MediaPipe full"][0], res["MediaPipe full"][3]
         full, full95 = np.median(full_ms[w:]), np.percentile(full_ms[w:], 95)
-        full95_steady = np.percentile(full_ms[steady], 95)
-        for name, (ms, lat, cpu) in res.items():
+        full95_steady = np.percentile(full_ms[steady(full_first)], 95)
+        for name, (ms, lat, cpu, first) in res.items():
             med, p95 = float(np.median(ms[w:])), float(np.percentile(ms[w:], 95))
-            p95_steady = float(np.percentile(ms[steady], 95))
+            p95_steady = float(np.percentile(ms[steady(first)], 95))
             stats, extra = pipes[name].stats, ""
             if stats is not None:
                 pct = stats.percentiles()
