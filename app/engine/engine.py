@@ -122,29 +122,6 @@ class EngineConfig:
     overlap: bool = True
 
 
-class _InThread:
-    """fn(*args, **kwargs) run in a thread of its own from now; result() waits for it and
-    returns its value or raises its exception."""
-
-    def __init__(self, fn: Callable, *args, **kwargs):
-        self._value = self._error = None
-
-        def run() -> None:
-            try:
-                self._value = fn(*args, **kwargs)
-            except BaseException as e:  # handed to result()
-                self._error = e
-
-        self._thread = threading.Thread(target=run, name="open-backend", daemon=True)
-        self._thread.start()
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 class Engine:
     """Real-time hand tracker (docs/contracts.md section 3). Thread-safe controls: stop() and
     set_*() may be called from any thread while run() iterates in another.
@@ -171,28 +148,15 @@ class Engine:
         if self.config.anatomy is not None:  # the compiled fit loads while the rest opens
             warm_up_in_background()
         try:
-            # the network loads in a thread (onnxruntime builds its session without the GIL)
-            # while the source opens here; then the detector, whose mode depends on the source
-            opening = None
+            self.source = self._open_source(source)
+            # first the detector: its process (overlap) starts while the network loads
+            self.detector = detector if detector is not None else \
+                self._own(self._open_detector(self.config.tracker.max_hands))
             if backend is None:
                 self.checkpoint = resolve_checkpoint(self.config.backend.checkpoint)
-                process = detector is None and self._detector_in_process_of_its_own()
-                opening = _InThread(open_backend, self._threads_for(self.config.backend,
-                                                                    process),
-                                    self.checkpoint, warn=warning_channel(self.on_message))
-            try:
-                self.source = self._open_source(source)
-                self.detector = detector if detector is not None else \
-                    self._own(self._open_detector(self.config.tracker.max_hands))
-            except BaseException:
-                if opening is not None:  # waited for, so that close() closes it too
-                    try:
-                        self._own(opening.result())
-                    except BaseException:  # the source's error is the one to report
-                        pass
-                raise
-            if opening is not None:
-                backend = self._own(opening.result())
+                backend = self._own(open_backend(self._threads_for(self.config.backend),
+                                                 self.checkpoint,
+                                                 warn=warning_channel(self.on_message)))
             fuse = resolve_fuse(self.config.fuse, backend, getattr(self, "checkpoint", None))
         except BaseException:
             self.close()
@@ -228,25 +192,16 @@ class Engine:
         app/engine/detect_process.py), else in this one."""
         landmarks = self.config.tracker.mode == "landmarks"
         video = landmarks and not getattr(self.source, "independent_frames", False)
-        if self._detector_in_process_of_its_own():
+        if self.config.overlap and landmarks:
             return DetectorProcess(self.config.detector, max_hands, video=video)
         detector_prestart.discard()  # a child started ahead by `handtrack` is not needed
         return MediaPipeDetector(self.config.detector, max_hands, video=video)
 
-    def _detector_in_process_of_its_own(self) -> bool:
-        """Whether _open_detector opens MediaPipe in a process of its own (it works ahead of
-        the network: EngineConfig.overlap with "landmarks" tracking)."""
-        return self.config.overlap and self.config.tracker.mode == "landmarks"
-
-    def _threads_for(self, cfg: BackendConfig, detector_process: bool | None = None
-                     ) -> BackendConfig:
+    def _threads_for(self, cfg: BackendConfig) -> BackendConfig:
         """cfg with the automatic thread count (threads 0) made explicit where the detector runs
         in its own process beside the network: all cores but one (the detector's), so that
-        the network's threads do not wait for a core the detector holds. detector_process:
-        whether it does (None: whether the engine's detector is one)."""
-        if detector_process is None:
-            detector_process = isinstance(getattr(self, "detector", None), DetectorProcess)
-        if cfg.threads == 0 and detector_process:
+        the network's threads do not wait for a core the detector holds."""
+        if cfg.threads == 0 and isinstance(getattr(self, "detector", None), DetectorProcess):
             return replace(cfg, threads=max(1, (os.cpu_count() or 1) - 1))
         return cfg
 
