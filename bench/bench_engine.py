@@ -13,7 +13,9 @@ turn, so load changes on a shared machine hit all alike):
   VNNI / AMX, both experts blended with MediaPipe's world landmarks at weight 0.9), float32,
   the stages in sequence (--no-overlap: MediaPipe in-process), onnxruntime on all cores, 96 px
   crops, eager torch, --no-anatomy, --world-weight 1 (the network does not run), --fuse 2d (the
-  2D expert's graph, no RGB encoder) and --tracking flow (the detector every few frames);
+  2D expert's graph, no RGB encoder), the default and --fuse 2d with MediaPipe's process free
+  to move between the cores (--no-detector-core; by default it is fixed to one) and --tracking
+  flow (the detector every few frames);
 - with --paced: the default and --no-overlap fed at a camera's rate (frames dropped when not
   taken): their latency from capture to result is what a user sees (their ms/frame is the
   camera's period, not a speed);
@@ -45,7 +47,14 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 import numpy as np  # noqa: E402
 
-from app.engine import BackendConfig, Engine, EngineConfig, SourceConfig, TrackerConfig  # noqa: E402
+from app.engine import (  # noqa: E402
+    BackendConfig,
+    DetectorConfig,
+    Engine,
+    EngineConfig,
+    SourceConfig,
+    TrackerConfig,
+)
 from app.engine.backends import open_backend  # noqa: E402
 from app.engine.landmarks3d import LandmarkFusionConfig  # noqa: E402
 from app.engine.sources import Source, SourceFrame  # noqa: E402
@@ -132,14 +141,14 @@ class EnginePipeline:
     def __init__(self, demo: DemoSource, hands: int, checkpoint: Path, kind: str,
                  anatomy: bool = True, tracking: str = "landmarks", fuse: str | None = None,
                  world_weight: float | None = None, overlap: bool = True, threads: int = 0,
-                 precision: str = "auto", paced_fps: float = 0.0):
+                 precision: str = "auto", paced_fps: float = 0.0, own_core: bool = True):
         cfg = EngineConfig(source=SourceConfig(kind="demo", demo_hands=hands,
                                                realtime=paced_fps > 0),
                            backend=BackendConfig(kind=kind, checkpoint=str(checkpoint),
                                                  device="cpu", max_batch=hands,
                                                  threads=threads, precision=precision),
                            tracker=TrackerConfig(mode=tracking, max_hands=hands), fuse=fuse,
-                           overlap=overlap)
+                           overlap=overlap, detector=DetectorConfig(own_core=own_core))
         if world_weight is not None:
             cfg.landmarks = LandmarkFusionConfig(world_weight=world_weight)
         if not anatomy:
@@ -275,6 +284,9 @@ def main() -> None:
                     ("engine --no-anatomy", {"anatomy": False}),
                     ("engine --world-weight 1 (the network is skipped)", {"world_weight": 1.0}),
                     ("engine --fuse 2d", {"fuse": "2d"}),
+                    ("engine --no-detector-core (MediaPipe's process free to move)",
+                     {"own_core": False}),
+                    ("engine --fuse 2d --no-detector-core", {"fuse": "2d", "own_core": False}),
                     ("engine --tracking flow", {"tracking": "flow"})]
         if args.paced:
             variants += [(f"engine, default, frames at {args.paced:g} fps like a camera (latency)",

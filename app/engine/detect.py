@@ -25,13 +25,19 @@ class DetectorConfig:
     """model_complexity: 0 lite, 1 full landmark model. min_detection_confidence: palm detector
     threshold. min_tracking_confidence: in video mode, the landmark model's hand-presence score
     below which MediaPipe counts a hand as lost and runs the palm detector again. box_margin:
-    crop box side / keypoint extent."""
+    crop box side / keypoint extent. own_core: MediaPipe's own process (when it works ahead of
+    the network) is fixed to one core, the last (app/engine/threads.py)."""
 
     model_complexity: int = option(1, "MediaPipe model complexity (0 lite, 1 full)",
                                    flag="detector", choices=(0, 1))
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     box_margin: float = 1.4
+    own_core: bool = option(True, "let the system move MediaPipe's own process between the "
+                                  "cores (default: fixed to the last core, which costs it "
+                                  "nothing, so that it and the network do not take each "
+                                  "other's core)",
+                            flag="detector-core")
 
 
 class MediaPipeDetector:

@@ -40,6 +40,7 @@ import numpy as np
 from app import detector_prestart
 from app.engine.detect import DetectorConfig
 from app.engine.errors import EngineError
+from app.engine.threads import pin_to_last_core
 from model.mediapipe_hands import Detection
 
 _START_TIMEOUT_S = 60.0
@@ -70,6 +71,8 @@ class DetectorProcess:
                 raise EngineError(f"cannot start the MediaPipe detector process ({e}); use "
                                   "--no-overlap to detect in-process") from None
         self._proc, ours = started
+        # before the options: MediaPipe's threads start once it has them and inherit the core
+        self.core = pin_to_last_core(self._proc.pid) if c.own_core else None
         self._conn = Connection(ours.detach())
         with contextlib.suppress(OSError):  # a child gone already is reported by _receive
             self._conn.send(("options", options))

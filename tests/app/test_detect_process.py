@@ -3,12 +3,15 @@ does, and its failures end in one EngineError, never a hang."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from app.engine.detect import DetectorConfig, MediaPipeDetector
 from app.engine.detect_process import DetectorProcess
 from app.engine.errors import EngineError
+from app.engine.threads import pin_to_last_core
 from app.engine.sources import SourceConfig
 from app.engine.sources.demo import DemoSource
 
@@ -70,3 +73,34 @@ def test_two_frames_in_flight_come_back_in_order(frames):
         child.close_when_idle()  # nothing in flight: closes now
         with pytest.raises(EngineError, match="closed"):
             child.submit(frames[0], False)
+
+
+def _cores_of(pid: int) -> set[int]:
+    return set(os.sched_getaffinity(pid))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="fixing the detector to a core needs Linux and two or more cores")
+def test_the_detector_process_runs_on_the_last_core_unless_told_not_to(frames):
+    ours = sorted(os.sched_getaffinity(0))
+    with DetectorProcess(max_hands=1, video=True) as child:
+        child.detect(frames[0], False)  # MediaPipe's threads exist now
+        assert child.core == ours[-1]
+        tids = [int(t) for t in os.listdir(f"/proc/{child._proc.pid}/task")]
+        assert len(tids) > 1 and all(_cores_of(t) == {ours[-1]} for t in tids)
+    assert set(os.sched_getaffinity(0)) == set(ours)  # this process keeps every core
+    with DetectorProcess(DetectorConfig(own_core=False), max_hands=1, video=True) as child:
+        child.detect(frames[0], False)
+        assert child.core is None and _cores_of(child._proc.pid) == set(ours)
+
+
+def test_pinning_is_skipped_where_it_cannot_be_done(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert pin_to_last_core(os.getpid()) is None  # one core: nothing to gain
+
+    def refuse(pid, cores):
+        raise PermissionError("not allowed")
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    assert pin_to_last_core(os.getpid()) is None
