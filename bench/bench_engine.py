@@ -31,7 +31,10 @@ two with the detector and one before the network; see --paced for a camera's).
 The network has random weights and the bundled model's layout (RGB and 2D experts; same cost
 as a trained one; the int8 graph is calibrated as handtrack-export does it); so that the tracking
 behaves as with a trained network, the pose fed to the tracker is the demo's ground truth (the
-backend still runs on every crop and is timed). Prints a markdown table.
+backend still runs on every crop and is timed). Before the timed blocks every pipeline streams
+the first `--warmup` frames once, untimed: each engine has a MediaPipe process of its own, and
+they all start (and import MediaPipe on one core) when the pipelines are made. Prints a markdown
+table.
 """
 
 from __future__ import annotations
@@ -297,6 +300,10 @@ def main() -> None:
             crop, kind = kw.pop("crop", 128), kw.pop("kind", "onnxruntime")
             pipes[name] = EnginePipeline(src, hands, models[crop], kind, **kw)
         try:
+            # one untimed round first: every engine's MediaPipe process has started, loaded
+            # its models and seen frames before any timing (they all start at once, above)
+            for pipe in pipes.values():
+                pipe.run_block(frames[:max(w, 2)])
             res = run_blocks(frames, pipes, args.block)
         finally:
             for pipe in pipes.values():
