@@ -36,13 +36,18 @@ class RGBEncoder(nn.Module):
         return self.head(self.features(rgb))
 
 
+TRUNK_PREFIX = "rgb_encoder.trunk."  # the trunk's keys in a handtrack checkpoint
+
+
 def load_imagenet_trunk(encoder: RGBEncoder, path: str | Path) -> None:
     """Initialise the trunk from a local torchvision ResNet-18 ImageNet state dict
-    (e.g. resnet18-f37072fd.pth). The classifier (fc.*) is ignored."""
+    (e.g. resnet18-f37072fd.pth; the classifier fc.* is ignored) or from a handtrack checkpoint
+    (e.g. app/assets/default.pt: its RGB trunk, in float32 whatever it was stored in)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--init weights file {path} does not exist; pass a local "
-                                "torchvision resnet18 ImageNet state dict (.pth)")
+                                "torchvision resnet18 ImageNet state dict (.pth) or a handtrack "
+                                "checkpoint (.pt)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -51,8 +56,12 @@ def load_imagenet_trunk(encoder: RGBEncoder, path: str | Path) -> None:
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ValueError(f"--init {path} does not hold a state dict")
+    if any(isinstance(k, str) and k.startswith(TRUNK_PREFIX) for k in state):
+        state = {k[len(TRUNK_PREFIX):]: v.float() for k, v in state.items()
+                 if k.startswith(TRUNK_PREFIX)}
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     missing, unexpected = encoder.trunk.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.startswith("fc.")]:
-        raise ValueError(f"--init {path} is not a torchvision resnet18 state dict "
-                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise ValueError(f"--init {path} is neither a torchvision resnet18 state dict nor a "
+                         f"handtrack checkpoint with an RGB trunk (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})")

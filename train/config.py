@@ -74,8 +74,10 @@ class TrainConfig:
         "decoded from one of the strategy's latents in turn (an unbiased estimate of every "
         "latent's terms at 1/K of the cost); all: every latent decoded for every sample "
         "({default})", choices=["shared", "all"], group=LOSS_WEIGHTS)
-    init: str = option("", "local torchvision ResNet-18 ImageNet weights (.pth) for the RGB "
-                           "trunk (nothing is downloaded)", group=OPTIMISATION)
+    init: str = option("", "the RGB trunk's start: local torchvision ResNet-18 ImageNet "
+                           "weights (.pth) or a handtrack checkpoint's trunk (e.g. "
+                           "app/assets/default.pt, to fine-tune it); nothing is downloaded",
+                       group=OPTIMISATION)
     resume: bool = option(False, "continue from OUT/last.pt")
     set_lr: float = option(  # > 0: replaces the checkpoint's learning rate
         0.0, "with --resume: continue with this learning rate instead of the saved one (a manual "

@@ -11,9 +11,9 @@ import pytest
 from app.engine.detect import DetectorConfig, MediaPipeDetector
 from app.engine.detect_process import DetectorProcess
 from app.engine.errors import EngineError
-from app.engine.threads import pin_to_last_core
 from app.engine.sources import SourceConfig
 from app.engine.sources.demo import DemoSource
+from app.engine.threads import pin_to_last_core
 
 
 @pytest.fixture(scope="module")

@@ -110,6 +110,33 @@ def test_align_writes_a_shippable_checkpoint(tmp_path, tiny_renders):
     assert pose.shape == (2, 21, 3) and cloud.shape == (2, 16, 3)
 
 
+def test_align_takes_the_2d_expert_of_an_aligned_checkpoint(tmp_path, tiny_renders):
+    # the shipped model's case: a retrained RGB trunk realigned to the 2D expert it ships with
+    joint = run(_joint_cfg(tmp_path), log=lambda *_: None)["checkpoint"]
+    src_cfg = NetConfig(latent_dim=8, crop_size=32, cloud_points=16, heatmap_size=16,
+                        pose_hidden=16, heat_enc_channels=4, fold_hidden=16)
+    src = save_inference_checkpoint(
+        tmp_path / "src.pt", build_hand_pose_net(src_cfg, with_cloud=True, with_heat=True),
+        strategy="s4-2d")
+    base = AlignConfig(joint=joint, source=str(src), data=f"synth:{tiny_renders}",
+                       out=str(tmp_path / "a1.pt"), passes=1, epochs=1, cloud_steps=0,
+                       batch_size=4, val_share=0.25, threads=1, progress=False)
+    first = align_run(base, log=lambda *_: None)["checkpoint"]
+    again = align_run(replace(base, joint=first, out=str(tmp_path / "a2.pt")),
+                      log=lambda *_: None)["checkpoint"]
+    a, _ = load_inference(first)
+    b, meta = load_inference(again)
+    for part in ("pose_decoder", "heat_encoder"):
+        for (k, x), y in zip(getattr(a, part).state_dict().items(),
+                             getattr(b, part).state_dict().values()):
+            torch.testing.assert_close(x, y, msg=f"{part}.{k}")
+    ckpt = torch.load(again, map_location="cpu", weights_only=True)
+    assert ckpt["procedural"]["joint_samples"] == 64  # the joint run's, carried along
+    with pytest.raises(ValueError, match="no coordinate 2D expert"):
+        plain = save_inference_checkpoint(tmp_path / "plain.pt", build_hand_pose_net(src_cfg))
+        align_run(replace(base, joint=str(plain)), log=lambda *_: None)
+
+
 def test_cli_times_the_keypoint_generator_and_documents_joint_and_align(capsys):
     from train.procedural.__main__ import main
 

@@ -36,7 +36,13 @@ import torch
 from torch import Tensor
 
 from model.canonical import mirror_images, mirror_keypoints, mirror_points
-from model.checkpoint import net_config_of, read_checkpoint, save_atomic, save_checkpoint
+from model.checkpoint import (
+    CheckpointError,
+    net_config_of,
+    read_checkpoint,
+    save_atomic,
+    save_checkpoint,
+)
 from model.config_flags import option
 from model.distributions import kl_to_prior, product_of_experts, reparameterise
 from model.keypoint_encoder import keypoint_features
@@ -54,7 +60,9 @@ JOINT_KEYS = ("latent_dim", "crop_size", "heatmap_size", "pose_hidden", "heat_ex
 class AlignConfig:
     """What `python -m train.procedural align` trains, on what."""
 
-    joint: str = option("runs/kp2d/joint.pt", "the joint run (2D expert + pose decoder)")
+    joint: str = option("runs/kp2d/joint.pt", "the 2D expert + pose decoder: a joint run's "
+                        "joint.pt, or a checkpoint that holds them (e.g. app/assets/default.pt, "
+                        "to realign a retrained RGB trunk to the shipped 2D expert)")
     source: str = option("app/assets/default.pt", "checkpoint whose RGB trunk is kept "
                          "({default})")
     data: str = option("synth:data/synth-align", "rendered frames, training split "
@@ -85,9 +93,7 @@ def build_network(cfg: AlignConfig) -> tuple[HandPoseNet, dict, dict]:
     """The new network (float32): the source's RGB trunk, the joint run's 2D expert and pose
     decoder, a fresh RGB head and the source's cloud decoder as the start. Returns (net, source
     checkpoint, joint run)."""
-    from train.procedural.joint import read_run
-
-    run = read_run(cfg.joint)
+    run = read_joint(cfg.joint)
     src = read_checkpoint(cfg.source)
     old = net_config_of(src, cfg.source)
     nc = NetConfig(**{**asdict(old), **{k: run["net_config"][k] for k in JOINT_KEYS}})
@@ -109,6 +115,35 @@ def build_network(cfg: AlignConfig) -> tuple[HandPoseNet, dict, dict]:
     net.heat_encoder.load_state_dict(run["keypoint_encoder"])
     net.pose_decoder.load_state_dict(run["pose_decoder"])
     return net.float().eval(), src, run
+
+
+def read_joint(path: str | Path) -> dict:
+    """The 2D expert and pose decoder to align to, as read_run gives them ({"net_config",
+    "keypoint_encoder", "pose_decoder", "progress": {"seen"}, "val"}): from a joint run's
+    joint.pt, or from a handtrack checkpoint with a coordinate 2D expert (an aligned one like the
+    shipped model: its joint run's numbers come along). ValueError when it is neither."""
+    from train.procedural.joint import read_run
+
+    try:
+        return read_run(path)
+    except ValueError:
+        pass
+    try:
+        ckpt = read_checkpoint(path)
+    except (CheckpointError, KeyError) as e:
+        raise ValueError(f"{path} is neither a joint run (`python -m train.procedural joint`) "
+                         f"nor a handtrack checkpoint ({e})") from None
+    config, state = dict(ckpt["config"]), ckpt["state_dict"]
+    parts = {name: {k[len(name) + 1:]: v.float() for k, v in state.items()
+                    if k.startswith(name + ".")} for name in ("heat_encoder", "pose_decoder")}
+    if config.get("heat_expert") != "coords" or not all(parts.values()):
+        raise ValueError(f"{path} has no coordinate 2D expert and pose decoder to align to; "
+                         "pass a joint run or a checkpoint trained with --strategy s4-2d")
+    meta = ckpt.get("procedural") or {}
+    return {"net_config": config, "keypoint_encoder": parts["heat_encoder"],
+            "pose_decoder": parts["pose_decoder"],
+            "progress": {"seen": int(meta.get("joint_samples", 0))},
+            "val": dict(meta.get("joint_val", {}))}
 
 
 @torch.no_grad()
