@@ -8,7 +8,8 @@ is `train_step`; the run's log is train/runlog.py, its checkpoints train/checkpo
 Resume is exact: last.pt always holds the state as of the end of a completed step (weights, BN
 buffers, optimizer, schedules, data position), so a stopped and resumed run ends where an
 uninterrupted one would. SIGINT / SIGTERM (Ctrl-C, `kill`, a scheduler's time limit) stop the
-run at the next step boundary; see StopRequest.
+run at the next step boundary; see StopRequest. The loader's workers leave both signals to the
+main process (_seed_worker), so a signal to the whole process group stops the run the same way.
 """
 
 from __future__ import annotations
@@ -98,6 +99,13 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
 
 
 def _seed_worker(_: int) -> None:
+    """A loader worker's start: SIGINT and SIGTERM are the main process's to act on (Ctrl-C in a
+    terminal, `timeout` or `kill -- -PGID` signal the workers too; a worker that died of one
+    would end the run with torch's "worker killed" error before its step is saved), then the
+    worker's seeds. The main process ends its workers itself when it stops; a worker whose main
+    process is gone ends by itself (torch's watchdog)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     s = torch.initial_seed() % 2**32
     np.random.seed(s)  # noqa: NPY002 - code in data sets may use the legacy global RNG
     random.seed(s)

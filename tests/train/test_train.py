@@ -1,4 +1,7 @@
 import csv
+import os
+import signal
+import time
 
 import pytest
 import torch
@@ -165,6 +168,33 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path, capsys):
     res = train(_cfg(tmp_path, steps=10), TINY, ds)
     assert res["interrupted"] and res["step"] == 2  # two full batches of 2 before the 5th item
     assert read_checkpoint(res["checkpoint"])["step"] == 2
+    assert "--resume" in capsys.readouterr().out
+
+
+class _SignalledGroup(FakeHandDataset):
+    """In a loader worker, on its 16th item: the signal to the worker and to the main process at
+    once, as Ctrl-C in a terminal or `kill -- -PGID` deliver it to the whole process group."""
+
+    signum = signal.SIGINT
+
+    def __getitem__(self, i):
+        self.calls += 1
+        if self.calls == 16:
+            os.kill(os.getppid(), self.signum)
+            os.kill(os.getpid(), self.signum)
+            time.sleep(0.2)
+            self.survived.touch()  # not reached by a worker that the signal ended
+        return super().__getitem__(i)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_workers_too_stops_at_a_step_and_saves(tmp_path, capsys, signum):
+    ds = _SignalledGroup(24, crop_size=32, cloud_points=32, heatmap_size=8)
+    ds.calls, ds.signum, ds.survived = 0, signum, tmp_path / "survived"
+    res = train(_cfg(tmp_path, steps=40, workers=1), TINY, ds)
+    assert ds.survived.exists()  # the worker left the signal to the main process
+    assert res["interrupted"] and 1 <= res["step"] < 40
+    assert read_checkpoint(res["checkpoint"])["step"] == res["step"]
     assert "--resume" in capsys.readouterr().out
 
 
