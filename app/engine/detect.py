@@ -36,7 +36,9 @@ class DetectorConfig:
     own_core: bool = option(True, "let the system move MediaPipe's own process between the "
                                   "cores (default: fixed to the last core, which costs it "
                                   "nothing, so that it and the network do not take each "
-                                  "other's core)",
+                                  "other's core; pass this to every handtrack but one when "
+                                  "several run on one machine, or their detectors share a "
+                                  "core)",
                             flag="detector-core")
 
 

@@ -7,6 +7,8 @@ against each other.
   thread, so one core costs it nothing (alone on 2 cores of a Xeon: 6.7-7.0 ms per frame on one
   core, 6.9-7.1 on both), while free to move it took the core the engine's threads were on at
   moments and ran 7-11 % slower than alone; fixed, the engine's threads keep the other core.
+  Every handtrack process fixes its detector to the same core: with several on one machine,
+  all but one should run with `--no-detector-core`.
 - onnxruntime: intra-op threads = all cores, or all but one when MediaPipe's process runs beside
   it (app.engine.engine.Engine._threads_for); no busy-waiting between runs (BackendConfig.spin).
 - torch backend: half the cores (its OpenMP workers busy-wait).
