@@ -86,16 +86,25 @@ def tiny_renders(tmp_path_factory):
     return root
 
 
-def test_align_writes_a_shippable_checkpoint(tmp_path, tiny_renders):
+SRC_CFG = NetConfig(latent_dim=8, crop_size=32, cloud_points=16, heatmap_size=16, pose_hidden=16,
+                    heat_enc_channels=4, fold_hidden=16)
+
+
+def _align_cfg(tmp_path, renders, **kw) -> AlignConfig:
+    """A tiny joint run and source network, and the align config that joins them."""
     joint = run(_joint_cfg(tmp_path), log=lambda *_: None)["checkpoint"]
-    src_cfg = NetConfig(latent_dim=8, crop_size=32, cloud_points=16, heatmap_size=16,
-                        pose_hidden=16, heat_enc_channels=4, fold_hidden=16)
     src = save_inference_checkpoint(
-        tmp_path / "src.pt", build_hand_pose_net(src_cfg, with_cloud=True, with_heat=True),
+        tmp_path / "src.pt", build_hand_pose_net(SRC_CFG, with_cloud=True, with_heat=True),
         strategy="s4-2d")
-    cfg = AlignConfig(joint=joint, source=str(src), data=f"synth:{tiny_renders}",
-                      out=str(tmp_path / "aligned.pt"), passes=1, epochs=2, cloud_steps=3,
-                      batch_size=4, val_share=0.25, threads=1, progress=False)
+    base = AlignConfig(joint=joint, source=str(src), data=f"synth:{renders}",
+                       out=str(tmp_path / "aligned.pt"), passes=1, epochs=2, cloud_steps=3,
+                       batch_size=4, val_share=0.25, threads=1, progress=False)
+    return replace(base, **kw)
+
+
+def test_align_writes_a_shippable_checkpoint(tmp_path, tiny_renders):
+    cfg = _align_cfg(tmp_path, tiny_renders)
+    joint = cfg.joint
     res = align_run(cfg, log=lambda *_: None)
     assert set(res["val"]) >= {"rgb", "2d", "rgb+2d"}
     net, meta = load_inference(res["checkpoint"], with_cloud=True)
@@ -112,15 +121,8 @@ def test_align_writes_a_shippable_checkpoint(tmp_path, tiny_renders):
 
 def test_align_takes_the_2d_expert_of_an_aligned_checkpoint(tmp_path, tiny_renders):
     # the shipped model's case: a retrained RGB trunk realigned to the 2D expert it ships with
-    joint = run(_joint_cfg(tmp_path), log=lambda *_: None)["checkpoint"]
-    src_cfg = NetConfig(latent_dim=8, crop_size=32, cloud_points=16, heatmap_size=16,
-                        pose_hidden=16, heat_enc_channels=4, fold_hidden=16)
-    src = save_inference_checkpoint(
-        tmp_path / "src.pt", build_hand_pose_net(src_cfg, with_cloud=True, with_heat=True),
-        strategy="s4-2d")
-    base = AlignConfig(joint=joint, source=str(src), data=f"synth:{tiny_renders}",
-                       out=str(tmp_path / "a1.pt"), passes=1, epochs=1, cloud_steps=0,
-                       batch_size=4, val_share=0.25, threads=1, progress=False)
+    base = _align_cfg(tmp_path, tiny_renders, out=str(tmp_path / "a1.pt"), epochs=1,
+                      cloud_steps=0)
     first = align_run(base, log=lambda *_: None)["checkpoint"]
     again = align_run(replace(base, joint=first, out=str(tmp_path / "a2.pt")),
                       log=lambda *_: None)["checkpoint"]
@@ -133,7 +135,7 @@ def test_align_takes_the_2d_expert_of_an_aligned_checkpoint(tmp_path, tiny_rende
     ckpt = torch.load(again, map_location="cpu", weights_only=True)
     assert ckpt["procedural"]["joint_samples"] == 64  # the joint run's, carried along
     with pytest.raises(ValueError, match="no coordinate 2D expert"):
-        plain = save_inference_checkpoint(tmp_path / "plain.pt", build_hand_pose_net(src_cfg))
+        plain = save_inference_checkpoint(tmp_path / "plain.pt", build_hand_pose_net(SRC_CFG))
         align_run(replace(base, joint=str(plain)), log=lambda *_: None)
 
 
