@@ -4,7 +4,7 @@ against each other.
 - MediaPipe: a process of its own (app/engine/detect_process.py) when the detector works ahead,
   fixed to one core, the last this process may use (pin_to_last_core; DetectorConfig.own_core,
   `--no-detector-core` leaves it free): its desktop build runs its TFLite models on one XNNPACK
-  thread, so one core costs it nothing (alone on 2 cores of a Xeon: 6.7-7.0 ms per frame on one
+  thread, so one core costs it nothing (alone on 2 cores of a Xeon: 6.6-7.0 ms per frame on one
   core, 6.9-7.1 on both), while free to move it took the core the engine's threads were on at
   moments and ran 7-11 % slower than alone; fixed, the engine's threads keep the other core.
   Every handtrack process fixes its detector to the same core: with several on one machine,
