@@ -187,6 +187,15 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def sub_state_dict(state: dict, prefix: str) -> dict:
+    """The entries of a state dict under module `prefix` ("rgb_encoder.trunk"), named as that
+    module's own state dict names them; floating-point tensors in float32 (a shipped checkpoint
+    stores float16), the others (BN counters) as they are."""
+    start = prefix + "."
+    return {k[len(start):]: v.float() if v.is_floating_point() else v
+            for k, v in state.items() if isinstance(k, str) and k.startswith(start)}
+
+
 def net_config_of(ckpt: dict, path: str | Path = "checkpoint") -> NetConfig:
     try:
         return NetConfig.from_dict(ckpt["config"])

@@ -9,6 +9,7 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
+from model.checkpoint import sub_state_dict
 from model.distributions import GaussianHead
 from model.net_config import NetConfig
 
@@ -36,7 +37,7 @@ class RGBEncoder(nn.Module):
         return self.head(self.features(rgb))
 
 
-TRUNK_PREFIX = "rgb_encoder.trunk."  # the trunk's keys in a handtrack checkpoint
+TRUNK = "rgb_encoder.trunk"  # the trunk's module in a handtrack checkpoint
 
 
 def load_imagenet_trunk(encoder: RGBEncoder, path: str | Path) -> None:
@@ -56,9 +57,7 @@ def load_imagenet_trunk(encoder: RGBEncoder, path: str | Path) -> None:
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ValueError(f"--init {path} does not hold a state dict")
-    if any(isinstance(k, str) and k.startswith(TRUNK_PREFIX) for k in state):
-        state = {k[len(TRUNK_PREFIX):]: v.float() for k, v in state.items()
-                 if k.startswith(TRUNK_PREFIX)}
+    state = sub_state_dict(state, TRUNK) or state  # a handtrack checkpoint: its trunk
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     missing, unexpected = encoder.trunk.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.startswith("fc.")]:

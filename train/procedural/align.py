@@ -42,6 +42,7 @@ from model.checkpoint import (
     read_checkpoint,
     save_atomic,
     save_checkpoint,
+    sub_state_dict,
 )
 from model.config_flags import option
 from model.distributions import kl_to_prior, product_of_experts, reparameterise
@@ -105,11 +106,9 @@ def build_network(cfg: AlignConfig) -> tuple[HandPoseNet, dict, dict]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         net = HandPoseNet(nc, with_cloud=True, with_heat=True)
-    state = {k: v.float() for k, v in src["state_dict"].items()}
-    net.rgb_encoder.trunk.load_state_dict({k[len("rgb_encoder.trunk."):]: v for k, v in
-                                           state.items() if k.startswith("rgb_encoder.trunk.")})
-    cloud = {k[len("cloud_decoder."):]: v for k, v in state.items()
-             if k.startswith("cloud_decoder.")}
+    state = src["state_dict"]
+    net.rgb_encoder.trunk.load_state_dict(sub_state_dict(state, "rgb_encoder.trunk"))
+    cloud = sub_state_dict(state, "cloud_decoder")
     if cloud and nc.latent_dim == old.latent_dim:  # a start; else the cloud decoder is fresh
         net.cloud_decoder.load_state_dict(cloud)
     net.heat_encoder.load_state_dict(run["keypoint_encoder"])
@@ -124,18 +123,12 @@ def read_joint(path: str | Path) -> dict:
     shipped model: its joint run's numbers come along). ValueError when it is neither."""
     from train.procedural.joint import read_run
 
-    try:
-        return read_run(path)
-    except ValueError:
-        pass
-    try:
-        ckpt = read_checkpoint(path)
-    except (CheckpointError, KeyError) as e:
-        raise ValueError(f"{path} is neither a joint run (`python -m train.procedural joint`) "
-                         f"nor a handtrack checkpoint ({e})") from None
+    try:  # mapped, not read: only the two small parts below are used
+        ckpt = read_checkpoint(path, mmap=True)
+    except CheckpointError:
+        return read_run(path)  # a joint run's joint.pt, or ValueError
     config, state = dict(ckpt["config"]), ckpt["state_dict"]
-    parts = {name: {k[len(name) + 1:]: v.float() for k, v in state.items()
-                    if k.startswith(name + ".")} for name in ("heat_encoder", "pose_decoder")}
+    parts = {name: sub_state_dict(state, name) for name in ("heat_encoder", "pose_decoder")}
     if config.get("heat_expert") != "coords" or not all(parts.values()):
         raise ValueError(f"{path} has no coordinate 2D expert and pose decoder to align to; "
                          "pass a joint run or a checkpoint trained with --strategy s4-2d")
