@@ -277,3 +277,18 @@ def test_tensorrt_sidecar_hash_is_checked(tmp_path):
     sidecar.write_text(json.dumps({"weights_sha256": "0" * 64,
                                    "checkpoint_sha256": file_sha256(ckpt)}))
     check()  # the same file bytes: the weights are not read
+
+
+def test_torch_backend_on_cuda_matches_the_cpu(exported):
+    """The eager backend on a CUDA GPU gives the CPU's poses (TF32 convolutions: 1e-3 of the
+    pose's scale)."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("the CUDA backend needs a CUDA GPU; none here")
+    rng = np.random.default_rng(3)
+    x = rng.random((3, 3, CROP, CROP), dtype=np.float32)
+    with TorchBackend(exported, "cuda") as gpu, TorchBackend(exported, "cpu") as cpu:
+        assert gpu.device.startswith("cuda")
+        pg, pc = gpu.infer(x).pose, cpu.infer(x).pose
+    assert pg.shape == (3, 21, 3) and np.isfinite(pg).all()
+    np.testing.assert_allclose(pg, pc, atol=1e-3 * max(1.0, float(np.abs(pc).max())))

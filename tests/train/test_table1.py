@@ -48,3 +48,33 @@ def test_unknown_run_is_an_error(tmp_path, capsys):
     assert table1.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "s9_seed0" in err and "s1_seed0" in err
+
+
+def test_jobs_train_runs_side_by_side_with_the_same_records(tmp_path, capsys):
+    """--jobs 2 trains two runs in their own processes (each logging to its train.log) and
+    records them as the sequential path does."""
+    docs, rec = tmp_path / "d.md", tmp_path / "records"
+    args = TOY + ["--docs", str(docs), "--record", str(rec), "--out", str(tmp_path / "o"),
+                  "--precision", "fp32", "--only", "s1_seed0", "s4_seed0", "--jobs", "2"]
+    assert table1.main(args) == 0
+    out = capsys.readouterr().out
+    for name in ("s1_seed0", "s4_seed0"):
+        assert f"== {name}" in out and f"{name} done in" in out
+        r = json.loads((rec / f"{name}.json").read_text())
+        assert r["step"] == 2 and r["metrics"]["epe_mm"] > 0
+        assert "trained 2 steps in" in (tmp_path / "o" / name / "train.log").read_text()
+    assert "| S4 |" in docs.read_text()
+
+
+def test_a_failing_parallel_run_is_named_with_its_log(tmp_path):
+    import pytest
+
+    from model.net_config import NetConfig
+    from train.config import TrainConfig
+    from train.experiments.parallel import train_in_parallel
+
+    bad = TrainConfig(strategy="s1", data=f"synth:{tmp_path / 'missing'}", eval_data="none",
+                      out=str(tmp_path / "bad"), steps=1, batch_size=2, workers=0,
+                      device="cpu", progress=False)
+    with pytest.raises(RuntimeError, match="bad.*train.log"):
+        train_in_parallel([("bad", bad), ("bad2", bad)], NetConfig(crop_size=32), jobs=2)

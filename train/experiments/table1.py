@@ -42,6 +42,7 @@ from model.net_config import NetConfig
 from train import plots
 from train.cli_eval import MEAN_POSE_LABEL, evaluate_checkpoints
 from train.experiments.options import add_network_size_options, run_experiment, run_finished
+from train.experiments.parallel import train_in_parallel
 from train.loop import TrainConfig, resolve_precision, train
 from train.metrics import PCK_THRESHOLDS_MM
 
@@ -74,6 +75,7 @@ class ExperimentConfig:
     precision: str = "auto"  # auto, fp32 or bf16 (train.config.TrainConfig.precision)
     record: str = ""  # folder of per-run records ("": <docs stem>/runs)
     only: tuple[str, ...] = ()  # train only these runs in this invocation (() all)
+    jobs: int = 1  # runs trained at the same time, each in its own process
 
     def record_dir(self) -> Path:
         return Path(self.record) if self.record else Path(self.docs).with_suffix("") / "runs"
@@ -149,14 +151,14 @@ def run(c: ExperimentConfig, command: str) -> Path:
     rec_dir = c.record_dir()
     fig_dir = Path(c.docs).with_suffix("")  # docs/results/
     t0 = time.time()
-    timings = {}
+    todo = []  # (name, strategy, seed, m, TrainConfig or None when already trained)
     for name, strategy, seed, m in _runs(c):
         if c.only and name not in c.only:
             continue
         if read_record(rec_dir / f"{name}.json", key, fingerprint) is not None:
             continue
         ckpt = out / name / "last.pt"
-        t = time.time()
+        cfg = None
         if not run_finished(ckpt, c.steps):
             cfg = TrainConfig(strategy=strategy, data=spec, eval_data="none",
                               out=str(out / name), steps=c.steps, batch_size=c.batch_size,
@@ -164,13 +166,23 @@ def run(c: ExperimentConfig, command: str) -> Path:
                               device=c.device, precision=c.precision, resume=ckpt.exists(),
                               log_every=10,
                               ckpt_every=250, plateau_every=max(50, c.steps // 15))
-            print(f"== {name}: strategy {strategy}, seed {seed}, labelled {m:g} %")
+        todo.append((name, strategy, seed, m, cfg))
+    to_train = [(name, cfg) for name, _, _, _, cfg in todo if cfg is not None]
+    if c.jobs > 1 and len(to_train) > 1:
+        timings = train_in_parallel(to_train, net, c.jobs)
+    else:
+        timings = {}
+        for name, cfg in to_train:
+            t = time.time()
+            print(f"== {name}: strategy {cfg.strategy}, seed {cfg.seed}, labelled "
+                  f"{cfg.labelled_fraction:g} %")
             res = train(cfg, net)
             if res["interrupted"]:
                 raise KeyboardInterrupt
             timings[name] = time.time() - t
-        _record_run(c, name, strategy, seed, m, ckpt, spec, out, fig_dir, key, fingerprint,
-                    timings.get(name))
+    for name, strategy, seed, m, _ in todo:
+        _record_run(c, name, strategy, seed, m, out / name / "last.pt", spec, out, fig_dir,
+                    key, fingerprint, timings.get(name))
     train_s = time.time() - t0
     records = {}
     for name, *_ in _runs(c):
@@ -377,6 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the S1 runs with m %% labels")
     p.add_argument("--workers", type=int, default=d.workers, help="data loader processes")
     p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
+    p.add_argument("--jobs", type=int, default=d.jobs,
+                   help="runs trained at the same time, each in its own process with its "
+                        "share of the cores (a GPU or a many-core machine; each run's output "
+                        "goes to OUT/RUN/train.log)")
     p.add_argument("--precision", default=d.precision, choices=["auto", "fp32", "bf16"],
                    help="forward-pass precision of training: auto is bf16 on CPUs with "
                         "AVX512-BF16 or AMX, fp32 elsewhere; runs to compare across machines "
@@ -397,7 +413,10 @@ def main(argv: list[str] | None = None) -> int:
         heatmap_size=a.heatmap_size, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
         seeds=tuple(a.seeds), all_seeds=a.all_seeds, fractions=tuple(a.fractions),
         weak_baseline=not a.no_weak_baseline, workers=a.workers, device=a.device,
-        precision=a.precision, record=a.record, only=tuple(a.only))
+        precision=a.precision, record=a.record, only=tuple(a.only), jobs=a.jobs)
+    if c.jobs < 1:
+        print("error: --jobs must be at least 1", file=sys.stderr)
+        return 2
     if len(c.seeds) < 2:
         print("error: give at least two --seeds (Table 1 reports S1 and S4 over seeds)",
               file=sys.stderr)
