@@ -26,7 +26,7 @@ case "${1:-checks}" in
 checks)
     timeout 200 $PY -m pytest -q -p no:cacheprovider -p no:pytest-qt -rs tests/train/test_train_cuda.py \
         tests/app/test_backends.py 2>&1 | tee "$OUT/tests.log" | tail -25
-    timeout 150 $PY -m bench.bench_train --modes fast --steps 20 --warmup 5 2>&1 \
+    timeout 150 $PY -m bench.bench_train --modes fast --frames 1024 --steps 20 --warmup 5 2>&1 \
         | tee "$OUT/bench_train.log" | tail -14
     # the trial: every Table 1 run side by side for a few steps, then its rate per run
     timeout 200 $PY -m train.experiments.table1 --out /tmp/t1-trial --docs /tmp/t1-trial.md \

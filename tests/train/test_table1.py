@@ -78,3 +78,8 @@ def test_a_failing_parallel_run_is_named_with_its_log(tmp_path):
                       device="cpu", progress=False)
     with pytest.raises(RuntimeError, match="bad.*train.log"):
         train_in_parallel([("bad", bad), ("bad2", bad)], NetConfig(crop_size=32), jobs=2)
+
+
+def test_the_ordering_sentence_says_above_or_below_without_a_sign():
+    assert "S4 is 2.0 % above S1" in table1._ordering({"s1": 50.0, "s4": 51.0})
+    assert "S4 is 10.0 % below S1" in table1._ordering({"s1": 50.0, "s4": 45.0})

@@ -361,7 +361,7 @@ def _ordering(epe: dict[str, float]) -> str:
     gain = 100 * (1 - epe["s4"] / epe["s1"])
     order = [r for r in ROWS if r in epe]
     best_first = sorted(order, key=lambda r: epe[r])
-    return (f"S4 is {gain:.1f} % {'below' if gain >= 0 else 'above'} S1 (the paper: 20.9 % "
+    return (f"S4 is {abs(gain):.1f} % {'below' if gain >= 0 else 'above'} S1 (the paper: 20.9 % "
             f"below; the goal: at least 15 %). Measured rows from best to worst: "
             f"{', '.join(ROW_NAMES[r] for r in best_first)}.")
 
