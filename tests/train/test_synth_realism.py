@@ -101,6 +101,32 @@ def test_summary_counts_and_bins():
     json.dumps(s)
 
 
+def test_scene_bins_read_the_render_record():
+    rs = [realism.FrameResult(0, True, 4.0, 5.0, 50.0, 0.9, 21, 1, 0.7, "bare", "room",
+                              True, False),
+          realism.FrameResult(1, False, float("nan"), float("nan"), 60.0, 0.9, 21, 1, 0.2,
+                              "sleeve", "pattern", False, True)]
+    b = realism.summary(rs)["bins"]
+    assert b["skin (mean albedo)"]["light (> 0.5)"] == {"frames": 1, "detected_pct": 100.0}
+    assert b["skin (mean albedo)"]["dark (<= 0.3)"] == {"frames": 1, "detected_pct": 0.0}
+    assert b["forearm"]["sleeve"]["detected_pct"] == 0.0 and b["forearm"]["none"]["frames"] == 0
+    assert b["background"]["room"]["detected_pct"] == 100.0
+    assert b["occluder in front"]["yes"] == {"frames": 1, "detected_pct": 0.0}
+    assert b["clutter behind"]["yes"]["frames"] == 1
+    assert "| forearm | sleeve | 1 | 0.0 % |" in realism.format_summary(realism.summary(rs))
+
+
+def test_a_render_records_its_scene():
+    from train.synth.render import SynthConfig, render_sample
+
+    config = SynthConfig(size=64, p_occluder=1.0, p_clutter=0.0, p_room=1.0)
+    sc = render_sample(config, 3).scene
+    assert sc["occluder"] is True and sc["clutter"] is False and sc["background"] == "room"
+    assert sc["forearm"] in ("bare", "sleeve", "none") and 0.0 < sc["skin_luma"] < 1.0
+    sc = render_sample(SynthConfig(size=64, p_room=0.0, p_occluder=0.0), 3).scene
+    assert sc["background"] == "pattern" and sc["occluder"] is False
+
+
 def test_measure_with_mediapipe_on_a_few_renders(tmp_path, capsys):
     pytest.importorskip("mediapipe", reason="mediapipe is not installed")
     assert realism.main(["--frames", "6", "--size", "160", "--workers", "1",

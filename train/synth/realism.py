@@ -44,7 +44,8 @@ class FrameResult:
     """One render: detected (bool), error_px / error_pct (mean over visible joints; nan when
     missed), extent_px (longer side of the 2D keypoint box), facing (cosine between the palm
     normal and the direction towards the camera: 1 palm towards it, -1 back of the hand),
-    visible (joints visible), occluded (an occluder covers part of the hand), side (0/1)."""
+    visible (joints visible), side (0/1); skin_luma, forearm, background, clutter, occluder:
+    the render's scene (SynthFrame.scene)."""
 
     index: int
     detected: bool
@@ -54,6 +55,11 @@ class FrameResult:
     facing: float
     visible: int
     side: int
+    skin_luma: float = float("nan")
+    forearm: str = ""
+    background: str = ""
+    clutter: bool = False
+    occluder: bool = False
 
 
 def palm_facing(frame: SynthFrame) -> float:
@@ -109,8 +115,13 @@ def measure(config: SynthConfig, n: int, seed: int = 2, workers: int = 1,
                     vis = f.vis if f.vis.any() else np.ones(21, bool)
                     err_px = float(np.linalg.norm(found[k] - gt, axis=1)[vis].mean())
                     err_pct = 100.0 * err_px / max(extent, 1e-6)
+            sc = f.scene
             results.append(FrameResult(i, detected, err_px, err_pct, extent, palm_facing(f),
-                                       int(f.vis.sum()), int(f.side)))
+                                       int(f.vis.sum()), int(f.side),
+                                       float(sc.get("skin_luma", float("nan"))),
+                                       str(sc.get("forearm", "")), str(sc.get("background", "")),
+                                       bool(sc.get("clutter", False)),
+                                       bool(sc.get("occluder", False))))
             if not detected and len(missed) < keep_missed:
                 missed.append(_draw(f))
     return results, missed
@@ -135,6 +146,11 @@ def summary(results: list[FrameResult]) -> dict:
     face = np.array([r.facing for r in results])
     vis = np.array([r.visible for r in results])
     side = np.array([r.side for r in results])
+    luma = np.array([r.skin_luma for r in results])
+    arm = np.array([r.forearm for r in results])
+    bgk = np.array([r.background for r in results])
+    clut = np.array([r.clutter for r in results], bool)
+    occ = np.array([r.occluder for r in results], bool)
 
     def rate(sel) -> dict:
         return {"frames": int(sel.sum()),
@@ -150,6 +166,13 @@ def summary(results: list[FrameResult]) -> dict:
         "visible joints": {f"{lo}-{hi - 1}": rate((vis >= lo) & (vis < hi))
                            for lo, hi in zip(VISIBLE_BINS[:-1], VISIBLE_BINS[1:])},
         "side": {"left": rate(side == 0), "right": rate(side == 1)},
+        "skin (mean albedo)": {"light (> 0.5)": rate(luma > 0.5),
+                               "medium (0.3-0.5)": rate((luma > 0.3) & (luma <= 0.5)),
+                               "dark (<= 0.3)": rate(luma <= 0.3)},
+        "forearm": {k: rate(arm == k) for k in ("bare", "sleeve", "none")},
+        "background": {k: rate(bgk == k) for k in ("room", "pattern", "photo")},
+        "clutter behind": {"yes": rate(clut), "no": rate(~clut)},
+        "occluder in front": {"yes": rate(occ), "no": rate(~occ)},
     }
     return {"frames": len(results), "detected": int(det.sum()),
             "detected_pct": float(100 * det.mean()) if len(det) else float("nan"),

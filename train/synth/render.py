@@ -48,7 +48,9 @@ class SynthConfig:
     chance of a pose uniform within the joint limits, else a library pose with noise
     (train.synth.kinematics.sample_pose); webcam_sensor: the milder noise and compression of
     a webcam stream (scene.sensor_effects); max_finger_overlap: poses whose fingers sink
-    deeper into each other (finger_overlap) are drawn again, up to 10 times (1: never).
+    deeper into each other (finger_overlap) are drawn again, up to 10 times (1: never);
+    p_forearm: chance that the hand has a forearm (a real one always has; the earlier renders
+    left it out one time in ten).
     LEGACY_STYLE gives the renders of earlier versions, frame for frame
     (train/experiments/table1.py keeps its data so).
     """
@@ -62,18 +64,19 @@ class SynthConfig:
     p_photo: float = 0.6
     sensor: bool = True
     p_webcam_view: float = 0.8
-    p_room: float = 0.7
+    p_room: float = 1.0
     skin_texture: float = 0.25
     p_uniform_pose: float = 0.15
     webcam_sensor: bool = True
     max_finger_overlap: float = 0.15
+    p_forearm: float = 1.0
 
 
 # The scene statistics of earlier versions (a uniform orientation, pattern backgrounds, flat
 # skin, 35 % uniform poses, strong sensor noise and JPEG, interpenetrating fingers allowed):
 # SynthConfig(**LEGACY_STYLE) renders their frames exactly.
 LEGACY_STYLE = {"p_webcam_view": 0.0, "p_room": 0.0, "skin_texture": 0.0, "p_uniform_pose": 0.35,
-                "webcam_sensor": False, "max_finger_overlap": 1.0}
+                "webcam_sensor": False, "max_finger_overlap": 1.0, "p_forearm": 0.9}
 
 
 @dataclass
@@ -100,7 +103,9 @@ class SynthFrame:
     rgb: (H, W, 3) uint8 RGB; depth_m: (H, W) float32 metres (every pixel has a depth);
     mask: (H, W) uint8 RHD labels (0 bg, 1 forearm, 2-17 left hand parts, 18-33 right);
     joints_m: (21, 3) float64 metres, camera frame, canonical order (model.hand.Joint);
-    uv_px: (21, 2) pixels; vis: (21,) bool; K: (3, 3); side: 0 left / 1 right.
+    uv_px: (21, 2) pixels; vis: (21,) bool; K: (3, 3); side: 0 left / 1 right; scene: what the
+    scene drew (render_sample: skin_luma, the skin's mean albedo in [0, 1]; forearm "bare",
+    "sleeve" or "none"; background "photo", "room" or "pattern"; clutter and occluder, bools).
     """
 
     rgb: np.ndarray
@@ -111,6 +116,7 @@ class SynthFrame:
     vis: np.ndarray
     K: np.ndarray
     side: int
+    scene: dict = field(default_factory=dict)
 
 
 def palm_centre(shape: HandShape) -> np.ndarray:
@@ -259,12 +265,14 @@ def finger_overlap(joints_m: np.ndarray, radius: np.ndarray, per_segment: int = 
 
 def sample_hand(rng: np.random.Generator, K: np.ndarray, width: int, height: int,
                 distance_m=(0.25, 0.8), p_webcam_view: float = 0.0,
-                p_uniform_pose: float = 0.35, max_finger_overlap: float = 1.0) -> HandParams:
+                p_uniform_pose: float = 0.35, max_finger_overlap: float = 1.0,
+                p_forearm: float = 0.9) -> HandParams:
     """A random hand (pose, shape, side, placement) that lies in front of the camera; with
     probability p_webcam_view oriented as webcam_rotation (and moved into view), else
     uniformly; p_uniform_pose: as sample_pose's p_uniform; a pose whose finger_overlap exceeds
-    max_finger_overlap is drawn again (up to 10 times; 1: never)."""
-    shape = sample_shape(rng)
+    max_finger_overlap is drawn again (up to 10 times; 1: never); p_forearm: chance of a
+    forearm (sample_shape)."""
+    shape = sample_shape(rng, p_forearm)
     pose = sample_pose(rng, p_uniform_pose)
     joints_h = forward_kinematics(pose, shape.skeleton)[0]
     for _ in range(10 if max_finger_overlap < 1.0 else 0):
@@ -337,7 +345,7 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
     S = config.size
     K = sample_intrinsics(rng, S, S, config.hfov_deg)
     hand = sample_hand(rng, K, S, S, config.distance_m, config.p_webcam_view,
-                       config.p_uniform_pose, config.max_finger_overlap)
+                       config.p_uniform_pose, config.max_finger_overlap, config.p_forearm)
     lights = sample_lights(rng)
 
     # The background (and the clutter behind the hand) is made at half resolution and scaled
@@ -345,17 +353,18 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
     h2 = max(S // 2, 8)
     if config.backgrounds and rng.random() < config.p_photo:
         path = config.backgrounds[int(rng.integers(len(config.backgrounds)))]
-        bg = image_background(rng, path, h2, h2)
+        bg, background = image_background(rng, path, h2, h2), "photo"
     elif config.p_room > 0 and rng.random() < config.p_room:
-        bg = room_background(rng, h2, h2)
+        bg, background = room_background(rng, h2, h2), "room"
     else:
-        bg = procedural_background(rng, h2, h2)
+        bg, background = procedural_background(rng, h2, h2), "pattern"
     hand_z = float(hand.trans[2])
     far = hand_z + rng.uniform(0.4, 2.5)
     yy, xx = np.ogrid[0:h2, 0:h2]
     gx, gy = rng.uniform(-0.3, 0.3, 2) / h2
     bg_depth = (far * (1.0 + gx * (xx - h2 / 2) + gy * (yy - h2 / 2))).astype(np.float32)
-    if rng.random() < config.p_clutter:
+    clutter = bool(rng.random() < config.p_clutter)
+    if clutter:
         for _ in range(int(rng.integers(1, 5))):
             m, col = clutter_shape(rng, h2, h2, rng.uniform(0, h2, 2), rng.uniform(0.1, 0.5) * h2)
             zc = rng.uniform(hand_z + 0.12, far)
@@ -371,7 +380,8 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
     uv = project_px(joints, K)
 
     # an occluder in front of the hand, covering part of it
-    if rng.random() < config.p_occluder:
+    occluder = bool(rng.random() < config.p_occluder)
+    if occluder:
         span = float(np.ptp(uv, axis=0).max())
         c = uv[int(rng.integers(0, 21))] + rng.normal(0, 0.3 * span, 2)
         m, col = clutter_shape(rng, S, S, c, rng.uniform(0.3, 0.7) * span)
@@ -382,7 +392,11 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
     vis = visibility(joints, uv, depth, hand_pixels(mask), joint_radii(hand.shape))
     rgb = sensor_effects(rng, image, webcam=config.webcam_sensor) if config.sensor else np.clip(
         image * 255 + 0.5, 0, 255).astype(np.uint8)
-    return SynthFrame(rgb, depth, mask, joints, uv, vis, K, hand.side)
+    sh = hand.shape
+    scene = {"skin_luma": float(np.mean(sh.skin_dorsal)),
+             "forearm": "none" if not sh.forearm else "bare" if sh.sleeve is None else "sleeve",
+             "background": background, "clutter": clutter, "occluder": occluder}
+    return SynthFrame(rgb, depth, mask, joints, uv, vis, K, hand.side, scene)
 
 
 def hand_pixels(mask: np.ndarray) -> np.ndarray:

@@ -70,9 +70,10 @@ def _make(skel, radius, palm_width, tone, jitter, sleeve, sleeve_start, forearm)
     return HandShape(skel, radius, palm_width, dorsal, palmar, nail, sleeve, sleeve_start, forearm)
 
 
-def sample_shape(rng: np.random.Generator) -> HandShape:
+def sample_shape(rng: np.random.Generator, p_forearm: float = 0.9) -> HandShape:
     """A random hand: overall size U[0.7, 1.2] of the adult mean, +-6% per bone, thickness
-    +-15%, a skin tone across the human range, a sleeve half of the time."""
+    +-15%, a skin tone across the human range, a sleeve half of the time, a forearm with
+    probability p_forearm (the same random draws whatever p_forearm is)."""
     r = SHAPE_RANGE
     s = rng.uniform(*r.size)
     width = rng.uniform(1.0 - r.width, 1.0 + r.width)
@@ -88,6 +89,6 @@ def sample_shape(rng: np.random.Generator) -> HandShape:
     sleeve = None
     if rng.random() < 0.5:
         sleeve = rng.uniform(0.05, 0.9, size=3) * rng.uniform(0.3, 1.0)
-    forearm = rng.random() < 0.9
+    forearm = rng.random() < p_forearm
     return _make(Skeleton(mcp, cmc, phal), radius, width, tone, jitter, sleeve,
                  float(rng.uniform(0.03, 0.12) * s), forearm)
