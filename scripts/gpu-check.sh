@@ -8,6 +8,11 @@
 #   scripts/gpu-check.sh table1 N  Table 1 at N steps per run, batch 32, 128 px crops, six runs
 #                                  side by side; records, report and figures in $OUT/table1-gpu.tgz
 # Everything it prints is also written under $OUT (default /tmp/gpu-check).
+# Seen on a lent H200 (16 cores, PyTorch 2.11 + CUDA 13, NumPy 2.5), 2026-12-04: the tests pass
+# (torch-tensorrt is not on that image, so the TensorRT tests skip); the trial ran six runs at a
+# time at 2.1-2.9 steps/s each, too slow for a budget beyond docs/results-long.md in one lease.
+# Read the single-process rate of bench_train first: if one run alone is much faster, the
+# processes share the GPU badly (no MPS) and JOBS=2 or 3 pays; if not, the loader is the limit.
 set -u
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 OUT=${OUT:-/tmp/gpu-check}
