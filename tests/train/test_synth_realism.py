@@ -102,10 +102,12 @@ def test_summary_counts_and_bins():
 
 
 def test_scene_bins_read_the_render_record():
-    rs = [realism.FrameResult(0, True, 4.0, 5.0, 50.0, 0.9, 21, 1, 0.7, "bare", "room",
-                              True, False),
-          realism.FrameResult(1, False, float("nan"), float("nan"), 60.0, 0.9, 21, 1, 0.2,
-                              "sleeve", "pattern", False, True)]
+    rs = [realism.FrameResult(0, True, 4.0, 5.0, 50.0, 0.9, 21, 1,
+                              {"skin_luma": 0.7, "forearm": "bare", "background": "room",
+                               "clutter": True, "occluder": False}),
+          realism.FrameResult(1, False, float("nan"), float("nan"), 60.0, 0.9, 21, 1,
+                              {"skin_luma": 0.2, "forearm": "sleeve", "background": "pattern",
+                               "clutter": False, "occluder": True})]
     b = realism.summary(rs)["bins"]
     assert b["skin (mean albedo)"]["light (> 0.5)"] == {"frames": 1, "detected_pct": 100.0}
     assert b["skin (mean albedo)"]["dark (<= 0.3)"] == {"frames": 1, "detected_pct": 0.0}
@@ -123,6 +125,8 @@ def test_a_render_records_its_scene():
     sc = render_sample(config, 3).scene
     assert sc["occluder"] is True and sc["clutter"] is False and sc["background"] == "room"
     assert sc["forearm"] in ("bare", "sleeve", "none") and 0.0 < sc["skin_luma"] < 1.0
+    frame = render_sample(SynthConfig(size=64, p_forearm=0.0), 3)
+    assert frame.scene["forearm"] == "none" and not (frame.mask == 1).any()
     sc = render_sample(SynthConfig(size=64, p_room=0.0, p_occluder=0.0), 3).scene
     assert sc["background"] == "pattern" and sc["occluder"] is False
 

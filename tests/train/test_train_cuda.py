@@ -8,28 +8,24 @@ import pytest
 import torch
 
 from model.checkpoint import load_inference, read_checkpoint
-from tests.train.fakes import TINY, FakeHandDataset
-from train.loop import TrainConfig, train
+from tests.train.fakes import TINY
+from tests.train.test_train import _cfg as _cpu_cfg
+from tests.train.test_train import _data
+from train.loop import train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="training on CUDA needs a CUDA GPU; none here")
 
 
-def _cfg(tmp_path, strategy, **kw) -> TrainConfig:
-    base = dict(strategy=strategy, out=str(tmp_path / strategy), steps=3, batch_size=4,
-                workers=0, log_every=1, ckpt_every=100, progress=False, device="cuda",
-                lr=1e-3)
-    base.update(kw)
-    return TrainConfig(**base)
-
-
-def _data(n=8, seed=0):
-    return FakeHandDataset(n, crop_size=32, cloud_points=32, heatmap_size=8, seed=seed)
+def _cfg(tmp_path, strategy, **kw):
+    """test_train's small run on the GPU: batch 4 unless given."""
+    return _cpu_cfg(tmp_path, strategy, strategy=strategy, device="cuda",
+                    **{"batch_size": 4, **kw})
 
 
 @pytest.mark.parametrize("strategy", ["s1", "s2-c", "s3", "s4", "s4-2d"])
 def test_every_strategy_trains_on_cuda_and_loads_on_the_cpu(tmp_path, strategy):
-    res = train(_cfg(tmp_path, strategy), TINY, _data(), _data(4, seed=1))
+    res = train(_cfg(tmp_path, strategy), TINY, _data(8), _data(4, seed=1))
     assert res["step"] == 3
     ckpt = read_checkpoint(res["checkpoint"])
     assert ckpt["strategy"] == strategy
@@ -51,7 +47,7 @@ def test_the_pose_loss_falls_on_cuda(tmp_path):
     import csv
 
     cfg = _cfg(tmp_path, "s1", steps=60, batch_size=8)
-    train(cfg, TINY, _data(), _data(4, seed=1))
+    train(cfg, TINY, _data(8), _data(4, seed=1))
     rows = list(csv.DictReader(open(tmp_path / "s1" / "log.csv")))
     pose = [float(r["pose_x"]) for r in rows]
     assert len(pose) == 60

@@ -25,7 +25,7 @@ import json
 import multiprocessing as mp
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +44,7 @@ class FrameResult:
     """One render: detected (bool), error_px / error_pct (mean over visible joints; nan when
     missed), extent_px (longer side of the 2D keypoint box), facing (cosine between the palm
     normal and the direction towards the camera: 1 palm towards it, -1 back of the hand),
-    visible (joints visible), side (0/1); skin_luma, forearm, background, clutter, occluder:
-    the render's scene (SynthFrame.scene)."""
+    visible (joints visible), side (0/1), scene: what the render drew (SynthFrame.scene)."""
 
     index: int
     detected: bool
@@ -55,11 +54,7 @@ class FrameResult:
     facing: float
     visible: int
     side: int
-    skin_luma: float = float("nan")
-    forearm: str = ""
-    background: str = ""
-    clutter: bool = False
-    occluder: bool = False
+    scene: dict = field(default_factory=dict)
 
 
 def palm_facing(frame: SynthFrame) -> float:
@@ -115,13 +110,8 @@ def measure(config: SynthConfig, n: int, seed: int = 2, workers: int = 1,
                     vis = f.vis if f.vis.any() else np.ones(21, bool)
                     err_px = float(np.linalg.norm(found[k] - gt, axis=1)[vis].mean())
                     err_pct = 100.0 * err_px / max(extent, 1e-6)
-            sc = f.scene
             results.append(FrameResult(i, detected, err_px, err_pct, extent, palm_facing(f),
-                                       int(f.vis.sum()), int(f.side),
-                                       float(sc.get("skin_luma", float("nan"))),
-                                       str(sc.get("forearm", "")), str(sc.get("background", "")),
-                                       bool(sc.get("clutter", False)),
-                                       bool(sc.get("occluder", False))))
+                                       int(f.vis.sum()), int(f.side), f.scene))
             if not detected and len(missed) < keep_missed:
                 missed.append(_draw(f))
     return results, missed
@@ -146,11 +136,11 @@ def summary(results: list[FrameResult]) -> dict:
     face = np.array([r.facing for r in results])
     vis = np.array([r.visible for r in results])
     side = np.array([r.side for r in results])
-    luma = np.array([r.skin_luma for r in results])
-    arm = np.array([r.forearm for r in results])
-    bgk = np.array([r.background for r in results])
-    clut = np.array([r.clutter for r in results], bool)
-    occ = np.array([r.occluder for r in results], bool)
+    luma = np.array([r.scene.get("skin_luma", np.nan) for r in results], float)
+    arm = np.array([r.scene.get("forearm", "") for r in results])
+    bgk = np.array([r.scene.get("background", "") for r in results])
+    clut = np.array([r.scene.get("clutter", False) for r in results], bool)
+    occ = np.array([r.scene.get("occluder", False) for r in results], bool)
 
     def rate(sel) -> dict:
         return {"frames": int(sel.sum()),

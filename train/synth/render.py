@@ -104,8 +104,9 @@ class SynthFrame:
     mask: (H, W) uint8 RHD labels (0 bg, 1 forearm, 2-17 left hand parts, 18-33 right);
     joints_m: (21, 3) float64 metres, camera frame, canonical order (model.hand.Joint);
     uv_px: (21, 2) pixels; vis: (21,) bool; K: (3, 3); side: 0 left / 1 right; scene: what the
-    scene drew (render_sample: skin_luma, the skin's mean albedo in [0, 1]; forearm "bare",
-    "sleeve" or "none"; background "photo", "room" or "pattern"; clutter and occluder, bools).
+    scene drew (render_sample: skin_luma, the skin's mean albedo in [0, 1]; forearm "bare" or
+    "sleeve", or "none" when no forearm pixel is in the image; background "photo", "room" or
+    "pattern"; clutter and occluder, bools).
     """
 
     rgb: np.ndarray
@@ -378,6 +379,7 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
     if config.skin_texture > 0:
         skin_texture(rng, image, hand_pixels(mask), config.skin_texture)
     uv = project_px(joints, K)
+    arm_seen = bool((mask == PERSON_LABEL).any())
 
     # an occluder in front of the hand, covering part of it
     occluder = bool(rng.random() < config.p_occluder)
@@ -394,7 +396,7 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
         image * 255 + 0.5, 0, 255).astype(np.uint8)
     sh = hand.shape
     scene = {"skin_luma": float(np.mean(sh.skin_dorsal)),
-             "forearm": "none" if not sh.forearm else "bare" if sh.sleeve is None else "sleeve",
+             "forearm": "none" if not arm_seen else "bare" if sh.sleeve is None else "sleeve",
              "background": background, "clutter": clutter, "occluder": occluder}
     return SynthFrame(rgb, depth, mask, joints, uv, vis, K, hand.side, scene)
 
