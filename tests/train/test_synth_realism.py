@@ -13,8 +13,10 @@ from train.synth.render import (
     LEGACY_STYLE,
     SynthConfig,
     SynthFrame,
+    hand_pixels,
     joints_in_camera,
     project_px,
+    render_hand,
     render_sample,
     sample_hand,
     skin_texture,
@@ -79,6 +81,28 @@ def test_skin_texture_changes_only_the_skin():
     assert np.array_equal(img[~skin], before[~skin])  # untouched pixels: no arithmetic
     d = img[skin] / before[skin] - 1.0
     assert d.std() > 0.02 and np.abs(d).max() <= 0.25 / 2 + 0.25 / 6 + 1e-6
+
+
+def test_red_light_wraps_further_past_the_terminator():
+    # one white light from the side: the half of the hand turned away from it is lit only by
+    # the wrapped diffuse term, which the default wraps furthest in red, as skin scatters it
+    S = 96
+    rng = np.random.default_rng(5)
+    K = sample_intrinsics(rng, S, S)
+    hand = sample_hand(rng, K, S, S, p_webcam_view=1.0)
+    lights = (np.zeros(3), np.array([[1.0, 0.0, 0.0]]), np.array([[1.0, 1.0, 1.0]]))
+    bg, depth = np.zeros((S, S, 3), np.float32), np.full((S, S), 10.0, np.float32)
+
+    def red_over_blue(wrap):
+        img, _, mask, _, _ = render_hand(hand, K, S, S, bg, depth, lights, specular=0.0,
+                                         wrap=wrap)
+        skin = hand_pixels(mask)
+        assert skin.sum() > 100
+        return float(img[skin, 0].mean() / img[skin, 2].mean())
+
+    flat, red = red_over_blue((0.3, 0.3, 0.3)), red_over_blue(SynthConfig().skin_wrap)
+    assert red > flat * 1.05
+    assert LEGACY_STYLE["skin_wrap"] == (0.3, 0.3, 0.3)
 
 
 def test_room_background_is_desaturated_and_in_range():

@@ -164,16 +164,18 @@ def rasterise(prims, fx, fy, cx, cy, zbuf, normal, prim_id):  # pragma: no cover
 
 @numba.njit(cache=True)
 def shade(prims, prim_id, zbuf, normal, ao, fx, fy, cx, cy, ambient, light_dir, light_col,
-          specular, box, gamma_lut, image, depth, mask):  # pragma: no cover - numba
+          specular, wrap, box, gamma_lut, image, depth, mask):  # pragma: no cover - numba
     """Shade the hand pixels inside box = (u0, u1, v0, v1) (inclusive) and composite them in
     place where the hand is nearer than depth: image (H, W, 3) float32 sRGB in [0, 1],
     depth (H, W) float32 metres, mask (H, W) uint8 (the primitive's label).
 
     ambient: (3,); light_dir: (L, 3) unit vectors towards the lights; light_col: (L, 3) linear
     RGB; ao: (box height, box width) float32 ambient-occlusion factor in [0, 1]; specular:
-    strength of the highlight; gamma_lut: (G,) float32 table of x ** (1 / 2.2) on
-    linspace(0, 1, G). Shading is in linear light with albedos already linear; the
-    albedo blends from the dorsal to the palmar colour with the normal's palmar component.
+    strength of the highlight; wrap: (3,) how far diffuse light reaches past the terminator per
+    colour channel (light scattered under the skin: red travels furthest); gamma_lut: (G,)
+    float32 table of x ** (1 / 2.2) on linspace(0, 1, G). Shading is in linear light with
+    albedos already linear; the albedo blends from the dorsal to the palmar colour with the
+    normal's palmar component.
     """
     u0, u1, v0, v1 = box[0], box[1], box[2], box[3]
     for v in range(v0, v1 + 1):
@@ -199,7 +201,7 @@ def shade(prims, prim_id, zbuf, normal, ao, fx, fy, cx, cy, ambient, light_dir, 
                     lx, ly, lz = light_dir[k, 0], light_dir[k, 1], light_dir[k, 2]
                     ndl = nx * lx + ny * ly + nz * lz
                     # wrapped diffuse: light bleeds past the terminator as in skin
-                    diff = (ndl + 0.3) / 1.3
+                    diff = (ndl + wrap[c]) / (1.0 + wrap[c])
                     if diff > 0.0:
                         acc += diff * light_col[k, c] * (0.5 + 0.5 * occ)
                     if ndl > 0.0:

@@ -50,7 +50,9 @@ class SynthConfig:
     a webcam stream (scene.sensor_effects); max_finger_overlap: poses whose fingers sink
     deeper into each other (finger_overlap) are drawn again, up to 10 times (1: never);
     p_forearm: chance that the hand has a forearm (a real one always has; the earlier renders
-    left it out one time in ten).
+    left it out one time in ten); skin_wrap: (3,) how far the diffuse light wraps past the
+    terminator in red, green and blue, the look of light scattered under the skin (red travels
+    furthest; the earlier renders wrapped every channel by 0.3).
     LEGACY_STYLE gives the renders of earlier versions, frame for frame
     (train/experiments/table1.py keeps its data so).
     """
@@ -70,13 +72,15 @@ class SynthConfig:
     webcam_sensor: bool = True
     max_finger_overlap: float = 0.15
     p_forearm: float = 1.0
+    skin_wrap: tuple[float, float, float] = (0.7, 0.4, 0.25)
 
 
 # The scene statistics of earlier versions (a uniform orientation, pattern backgrounds, flat
 # skin, 35 % uniform poses, strong sensor noise and JPEG, interpenetrating fingers allowed):
 # SynthConfig(**LEGACY_STYLE) renders their frames exactly.
 LEGACY_STYLE = {"p_webcam_view": 0.0, "p_room": 0.0, "skin_texture": 0.0, "p_uniform_pose": 0.35,
-                "webcam_sensor": False, "max_finger_overlap": 1.0, "p_forearm": 0.9}
+                "webcam_sensor": False, "max_finger_overlap": 1.0, "p_forearm": 0.9,
+                "skin_wrap": (0.3, 0.3, 0.3)}
 
 
 @dataclass
@@ -169,7 +173,8 @@ def _forearm_ok(hand: HandParams) -> bool:
 
 
 def render_hand(hand: HandParams, K: np.ndarray, width: int, height: int,
-                background: np.ndarray, bg_depth_m: np.ndarray, lights, specular: float = 0.08):
+                background: np.ndarray, bg_depth_m: np.ndarray, lights, specular: float = 0.08,
+                wrap=(0.3, 0.3, 0.3)):
     """Render one hand over a background (no sensor effects).
 
     background: (H, W, 3) float32 in [0, 1]; bg_depth_m: (H, W) float32 (> 0); lights: from
@@ -205,7 +210,8 @@ def render_hand(hand: HandParams, K: np.ndarray, width: int, height: int,
     ambient, ldir, lcol = lights
     raster.shade(prims, pid, zbuf, normal, ao, fx, fy, cx, cy, np.asarray(ambient, np.float64),
                  np.ascontiguousarray(ldir, np.float64), np.ascontiguousarray(lcol, np.float64),
-                 float(specular), box, raster.GAMMA_LUT, image, depth, mask)
+                 float(specular), np.asarray(wrap, np.float64), box, raster.GAMMA_LUT, image,
+                 depth, mask)
     return image, depth, mask, joints_cam, zbuf
 
 
@@ -375,7 +381,8 @@ def render_sample(config: SynthConfig, seed) -> SynthFrame:
     bg_depth = cv2.resize(bg_depth, (S, S), interpolation=cv2.INTER_NEAREST)
 
     image, depth, mask, joints, _ = render_hand(hand, K, S, S, bg, bg_depth, lights,
-                                                 specular=rng.uniform(0.02, 0.15))
+                                                 specular=rng.uniform(0.02, 0.15),
+                                                 wrap=config.skin_wrap)
     if config.skin_texture > 0:
         skin_texture(rng, image, hand_pixels(mask), config.skin_texture)
     uv = project_px(joints, K)
