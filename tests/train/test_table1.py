@@ -83,3 +83,26 @@ def test_a_failing_parallel_run_is_named_with_its_log(tmp_path):
 def test_the_ordering_sentence_says_above_or_below_without_a_sign():
     assert "S4 is 2.0 % above S1" in table1._ordering({"s1": 50.0, "s4": 51.0})
     assert "S4 is 10.0 % below S1" in table1._ordering({"s1": 50.0, "s4": 45.0})
+
+
+def _fake_record(epe: float) -> dict:
+    pck = [0.5] * 31
+    return {"metrics": {"epe_mm": epe, "auc_20_50": 0.4}, "pck": pck, "step": 2,
+            "baseline": {"epe_mm": 50.0, "auc_20_50": 0.2, "pck": pck}, "train_s": 60.0,
+            "machine": "machine: test", "precision": "fp32", "recorded": "2026-12-06 00:00"}
+
+
+def test_weak_supervision_runs_take_every_seed_with_all_seeds(tmp_path):
+    c = table1.ExperimentConfig(seeds=(0, 1), fractions=(10, 100))
+    assert [n for n, *_ in table1._runs(c) if "_m" in n] == ["s4_m10", "s1_m10"]
+    c = table1.ExperimentConfig(seeds=(0, 1), fractions=(10, 100), all_seeds=True,
+                                docs=str(tmp_path / "weak.md"))
+    weak = [(n, k) for n, _, k, m in table1._runs(c) if m < 100]
+    assert weak == [("s4_m10", 0), ("s1_m10", 0), ("s4_m10_seed1", 1), ("s1_m10_seed1", 1)]
+    records = {"s4_m10": _fake_record(40.0), "s4_m10_seed1": _fake_record(42.0),
+               "s1_m10": _fake_record(45.0)}
+    path = table1._write_docs(c, "cmd", records, tmp_path / "weak", 60.0, {})
+    text = path.read_text()
+    # the S4 cell is the mean of both seeds with their spread; S1 has one seed, so no spread
+    assert "| 10 | 41.00 ± 1.41 (2 seeds) | 45.00 |" in text
+    assert "s1_m10_seed1" in text  # named as not recorded yet

@@ -1,7 +1,8 @@
 """Reproduce Table 1 (six strategy rows) and Fig. 8 (weak supervision) on synthetic data.
 
 Every run uses the same data, budget (steps, batch) and seeds; S1 and S4 are trained with every
-seed, the other rows with the first seed (all of them with --all-seeds). Fig. 8: S4 with the
+seed, the other rows and the Fig. 8 runs with the first seed (all of them with --all-seeds: a
+Fig. 8 run with another seed is named s4_m10_seed1, its cell the mean ± std). Fig. 8: S4 with the
 pose label on the first m % of the samples (the rest keep RGB + cloud), and, as the baseline
 without the weak label, S1 with the same m (unlabelled samples then contribute nothing but KL).
 Finished runs are skipped and interrupted ones resumed, so the command can be re-run.
@@ -126,10 +127,16 @@ def _runs(c: ExperimentConfig) -> list[tuple[str, str, int, float]]:
         runs += [(f"{s}_seed{k}", s, k, 100.0) for k in seeds]
     for m in c.fractions:
         if m < 100:
-            runs.append((f"s4_m{m:g}", "s4", c.seeds[0], m))
-            if c.weak_baseline:
-                runs.append((f"s1_m{m:g}", "s1", c.seeds[0], m))
+            for k in c.seeds if c.all_seeds else c.seeds[:1]:
+                runs.append((_weak_name("s4", m, k, c), "s4", k, m))
+                if c.weak_baseline:
+                    runs.append((_weak_name("s1", m, k, c), "s1", k, m))
     return runs
+
+
+def _weak_name(row: str, m: float, seed: int, c: ExperimentConfig) -> str:
+    """A weak-supervision run's name: s4_m10 with the first seed, s4_m10_seed1 with another."""
+    return f"{row}_m{m:g}" if seed == c.seeds[0] else f"{row}_m{m:g}_seed{seed}"
 
 
 def run(c: ExperimentConfig, command: str) -> Path:
@@ -266,25 +273,29 @@ def _write_docs(c: ExperimentConfig, command: str, records: dict[str, dict], fig
         plots.plot_pck(curves, fig_dir / "table1_pck.png",
                        title="3D PCK, synthetic evaluation set")
     # Fig. 8.
-    weak = {}
+    weak, spread = {}, {}
     for row, label in (("s4", "S4, cloud as weak label"), ("s1", "S1, labelled part only")):
-        ms, es = [], []
+        ms, es, sd = [], [], []
         for m in c.fractions:
-            key = f"{row}_seed{c.seeds[0]}" if m >= 100 else f"{row}_m{m:g}"
-            if key in records:
+            keys = [f"{row}_seed{k}" if m >= 100 else _weak_name(row, m, k, c)
+                    for k in c.seeds]
+            e = [records[k]["metrics"]["epe_mm"] for k in keys if k in records]
+            if e:
                 ms.append(m)
-                es.append(records[key]["metrics"]["epe_mm"])
+                es.append(float(np.mean(e)))
+                sd.append(f" ± {np.std(e, ddof=1):.2f} ({len(e)} seeds)" if len(e) > 1 else "")
         if ms:
             weak[label] = (np.array(ms), np.array(es))
+            spread[label] = sd
     weak_md = "Not run at this budget (no --fractions below 100)."
     if any(m < 100 for m in c.fractions) and weak:
         plots.plot_weak_supervision(weak, fig_dir / "fig8_weak.png")
         wl = ["| m (%) | " + " | ".join(weak) + " |", "|---|" + "---|" * len(weak)]
         for m in c.fractions:
             cells = []
-            for ms, es in weak.values():
+            for label, (ms, es) in weak.items():
                 hit = np.nonzero(ms == m)[0]
-                cells.append(f"{es[hit[0]]:.2f}" if len(hit) else "-")
+                cells.append(f"{es[hit[0]]:.2f}{spread[label][hit[0]]}" if len(hit) else "-")
             wl.append(f"| {m:g} | " + " | ".join(cells) + " |")
         weak_md = "\n".join(wl) + f"\n\n![weak supervision]({fig_dir.name}/fig8_weak.png)"
     ordering = _ordering(epe)
@@ -382,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
     p.add_argument("--seeds", type=int, nargs="+", default=list(d.seeds),
                    help="seeds (S1 and S4 use all; at least two)")
-    p.add_argument("--all-seeds", action="store_true", help="every row with every seed")
+    p.add_argument("--all-seeds", action="store_true",
+                   help="every row and every Fig. 8 run with every seed")
     p.add_argument("--fractions", type=float, nargs="+", default=list(d.fractions),
                    help="labelled fractions m (%%) of Fig. 8")
     p.add_argument("--no-weak-baseline", action="store_true",
