@@ -273,30 +273,26 @@ def _write_docs(c: ExperimentConfig, command: str, records: dict[str, dict], fig
         plots.plot_pck(curves, fig_dir / "table1_pck.png",
                        title="3D PCK, synthetic evaluation set")
     # Fig. 8.
-    weak, spread = {}, {}
+    weak, cells = {}, {}  # label -> (fractions, mean EPE) for the plot; label -> {m: cell}
     for row, label in (("s4", "S4, cloud as weak label"), ("s1", "S1, labelled part only")):
-        ms, es, sd = [], [], []
+        means = {}
         for m in c.fractions:
             keys = [f"{row}_seed{k}" if m >= 100 else _weak_name(row, m, k, c)
                     for k in c.seeds]
             e = [records[k]["metrics"]["epe_mm"] for k in keys if k in records]
             if e:
-                ms.append(m)
-                es.append(float(np.mean(e)))
-                sd.append(f" ± {np.std(e, ddof=1):.2f} ({len(e)} seeds)" if len(e) > 1 else "")
-        if ms:
-            weak[label] = (np.array(ms), np.array(es))
-            spread[label] = sd
+                means[m] = float(np.mean(e))
+                cells.setdefault(label, {})[m] = f"{means[m]:.2f}" + (
+                    f" ± {np.std(e, ddof=1):.2f} ({len(e)} seeds)" if len(e) > 1 else "")
+        if means:
+            weak[label] = (np.array(list(means)), np.array(list(means.values())))
     weak_md = "Not run at this budget (no --fractions below 100)."
     if any(m < 100 for m in c.fractions) and weak:
         plots.plot_weak_supervision(weak, fig_dir / "fig8_weak.png")
         wl = ["| m (%) | " + " | ".join(weak) + " |", "|---|" + "---|" * len(weak)]
         for m in c.fractions:
-            cells = []
-            for label, (ms, es) in weak.items():
-                hit = np.nonzero(ms == m)[0]
-                cells.append(f"{es[hit[0]]:.2f}{spread[label][hit[0]]}" if len(hit) else "-")
-            wl.append(f"| {m:g} | " + " | ".join(cells) + " |")
+            row_cells = [cells[label].get(m, "-") for label in weak]
+            wl.append(f"| {m:g} | " + " | ".join(row_cells) + " |")
         weak_md = "\n".join(wl) + f"\n\n![weak supervision]({fig_dir.name}/fig8_weak.png)"
     ordering = _ordering(epe)
     rel = fig_dir.name
